@@ -1,0 +1,49 @@
+import { z } from 'zod';
+
+/** Options of the `sim/panda-lift` task. Defaults follow the community's PandaPickCube (SIM.md). */
+export const PandaLiftOptions = z
+  .object({
+    /** Metres per unit of action, per control step. */
+    actionScale: z.number().positive().max(0.1).default(0.025),
+    reward: z.enum(['sparse', 'dense']).default('sparse'),
+    maxSteps: z.number().int().positive().default(100),
+    /** Cube height above its resting height that counts as lifted (metres). */
+    liftHeight: z.number().positive().default(0.1),
+  })
+  .strict();
+export type PandaLiftOptions = z.infer<typeof PandaLiftOptions>;
+
+/** Options of the `probe` task: output a fixed target action (LEARNER.md, seed 002). */
+export const ProbeOptions = z
+  .object({
+    actionDim: z.number().int().min(1).max(64).default(6),
+    /** One value for every dimension, or one per dimension. */
+    target: z.union([z.number(), z.array(z.number())]).default(0),
+    reward: z.enum(['mse', 'shaped']).default('mse'),
+    observation: z.enum(['zero', 'random']).default('zero'),
+    obsDim: z.number().int().min(1).max(256).default(4),
+    maxSteps: z.number().int().positive().default(200),
+  })
+  .strict();
+export type ProbeOptions = z.infer<typeof ProbeOptions>;
+
+export const TaskConfig = z.discriminatedUnion('task', [
+  z.object({
+    task: z.literal('sim/panda-lift'),
+    options: PandaLiftOptions.default(PandaLiftOptions.parse({})),
+  }),
+  z.object({ task: z.literal('probe'), options: ProbeOptions.default(ProbeOptions.parse({})) }),
+]);
+export type TaskConfig = z.infer<typeof TaskConfig>;
+export type TaskName = TaskConfig['task'];
+export const TASK_NAMES: readonly TaskName[] = ['sim/panda-lift', 'probe'];
+
+/** What a run was started with; stored whole in `runs.config` and printed at start. */
+export const RunConfig = z.object({
+  command: z.string().min(1),
+  task: TaskConfig,
+  operator: z.enum(['scripted', 'human', 'policy', 'random']).optional(),
+  episodes: z.number().int().positive().optional(),
+  seed: z.number().int().nonnegative().default(0),
+});
+export type RunConfig = z.infer<typeof RunConfig>;

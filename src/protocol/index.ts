@@ -1,0 +1,3 @@
+export * from './spaces.ts';
+export * from './episode.ts';
+export * from './config.ts';

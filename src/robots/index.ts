@@ -1,0 +1,47 @@
+import { TaskConfig, TASK_NAMES, type TaskName } from '../protocol/index.ts';
+import { Probe } from './probe/probe.ts';
+import type { Robot } from './robot.ts';
+import { PandaLiftExpert } from './sim/expert.ts';
+import { PandaLift } from './sim/panda-lift.ts';
+
+export type { Robot, StepResult } from './robot.ts';
+
+/** A task name nobody knows; the message lists the ones that exist. */
+export class UnknownTaskError extends Error {
+  override name = 'UnknownTaskError';
+  constructor(task: string) {
+    super(`unknown task "${task}"; tasks: ${TASK_NAMES.join(', ')}`);
+  }
+}
+
+export function isTaskName(task: string): task is TaskName {
+  return (TASK_NAMES as readonly string[]).includes(task);
+}
+
+/** Builds the robot for a task config (options validated by the task's schema). */
+export async function createRobot(config: { task: string; options?: unknown }): Promise<Robot> {
+  if (!isTaskName(config.task)) throw new UnknownTaskError(config.task);
+  const parsed = TaskConfig.parse({ task: config.task, options: config.options ?? {} });
+  switch (parsed.task) {
+    case 'sim/panda-lift':
+      return PandaLift.create(parsed.options);
+    case 'probe':
+      return new Probe(parsed.options);
+  }
+}
+
+/** A scripted operator: the stand-in for a human in tests, demos and benchmarks. */
+export interface Expert {
+  reset(): void;
+  act(obs: ArrayLike<number>): number[];
+}
+
+/** The task's scripted expert: pick-and-lift for panda-lift, the target action for probe. */
+export function createExpert(robot: Robot): Expert {
+  if (robot instanceof PandaLift) return new PandaLiftExpert(robot.spec, robot.options.actionScale);
+  if (robot instanceof Probe) {
+    const target = Array.from(robot.target);
+    return { reset() {}, act: () => [...target] };
+  }
+  throw new Error(`task ${robot.spec.task} has no scripted expert`);
+}
