@@ -23,6 +23,7 @@ const finiteArray = z.array(z.number().refine(Number.isFinite, 'must be a finite
  */
 export const Step = z.object({
   index: z.number().int().nonnegative(),
+  /** Seconds since the episode started. */
   t: z.number().nonnegative(),
   obs: finiteArray,
   action: finiteArray,

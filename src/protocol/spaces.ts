@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** A box space with one named dimension per entry; `low[i] <= high[i]` for every i. */
+/**
+ * A box space with one named dimension per entry; `low[i] <= high[i]` for every i. Bounds are
+ * finite (they are stored as JSON and used to normalise): give a generous physical range.
+ */
 export const BoxSpec = z
   .object({
     names: z.array(z.string().min(1)).min(1),
@@ -37,7 +40,7 @@ export const RobotSpec = z.object({
 });
 export type RobotSpec = z.infer<typeof RobotSpec>;
 
-/** A box with every bound at ±Infinity except where given. */
+/** A box over `names` with the same bounds on every dimension, or one bound per dimension. */
 export function box(
   names: readonly string[],
   low: number | readonly number[],

@@ -1,4 +1,4 @@
-import { ProbeOptions, type RobotSpec } from '../../protocol/index.ts';
+import { box, ProbeOptions, type RobotSpec } from '../../protocol/index.ts';
 import { Random } from '../../util/random.ts';
 import { checkAction, type Robot, type StepResult } from '../robot.ts';
 
@@ -30,16 +30,8 @@ export class Probe implements Robot {
       Array.from({ length: n }, (_, i) => `${prefix}${i}`);
     this.spec = {
       task: 'probe',
-      observation: {
-        names: names('o', obsDim),
-        low: names('o', obsDim).map(() => -1),
-        high: names('o', obsDim).map(() => 1),
-      },
-      action: {
-        names: names('a', actionDim),
-        low: names('a', actionDim).map(() => -1),
-        high: names('a', actionDim).map(() => 1),
-      },
+      observation: box(names('o', obsDim), -1, 1),
+      action: box(names('a', actionDim), -1, 1),
       rateHz: 10,
       maxSteps,
     };

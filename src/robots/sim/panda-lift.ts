@@ -37,6 +37,24 @@ const OBS_NAMES = [
   'cube_minus_tcp.z',
 ];
 
+/** Physical ranges of the observation: joint limits, speeds, the gripper, the table area. */
+function observationBox(jointRange: Float64Array): RobotSpec['observation'] {
+  const MAX_JOINT_SPEED = 5; // rad/s; the Panda's nominal limits are 2.2–2.6
+  const low: number[] = [];
+  const high: number[] = [];
+  const add = (lo: number, hi: number, n = 1) => {
+    for (let i = 0; i < n; i++) {
+      low.push(lo);
+      high.push(hi);
+    }
+  };
+  for (let i = 0; i < ARM_JOINTS; i++) add(jointRange[2 * i]!, jointRange[2 * i + 1]!);
+  add(-MAX_JOINT_SPEED, MAX_JOINT_SPEED, ARM_JOINTS);
+  add(0, 2 * FINGER_OPEN);
+  add(-1, 1, 9); // tool point, cube and their difference: within a metre of the base
+  return { names: OBS_NAMES, low, high };
+}
+
 /** Index of each named observation entry, for readers such as the scripted expert. */
 export const PANDA_LIFT_OBS = Object.fromEntries(OBS_NAMES.map((n, i) => [n, i])) as Record<
   string,
@@ -92,19 +110,9 @@ export class PandaLift implements Robot {
       nullGain: 0.05,
       rest: HOME,
     });
-    const range = model.jnt_range as Float64Array;
-    const inf = Number.POSITIVE_INFINITY;
     this.spec = {
       task: 'sim/panda-lift',
-      observation: {
-        names: OBS_NAMES,
-        low: OBS_NAMES.map((_, i) =>
-          i < ARM_JOINTS ? range[2 * i]! : i === 2 * ARM_JOINTS ? 0 : -inf,
-        ),
-        high: OBS_NAMES.map((_, i) =>
-          i < ARM_JOINTS ? range[2 * i + 1]! : i === 2 * ARM_JOINTS ? 2 * FINGER_OPEN : inf,
-        ),
-      },
+      observation: observationBox(model.jnt_range as Float64Array),
       action: { names: ['dx', 'dy', 'dz', 'gripper'], low: [-1, -1, -1, -1], high: [1, 1, 1, 1] },
       rateHz: CONTROL_HZ,
       maxSteps: options.maxSteps,

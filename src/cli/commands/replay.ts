@@ -1,0 +1,75 @@
+import { createRobot } from '../../robots/index.ts';
+import { type Command, parse, UsageError } from '../args.ts';
+import { openStore } from '../common.ts';
+
+const usage = `
+Usage: tandem replay ID [--db PATH] [--tolerance X]
+
+Re-runs episode ID's recorded actions in the sim from its seed and reports the largest
+difference from the recorded observations (the determinism check). Exits 1 when the largest
+difference exceeds --tolerance (default 0: the sim is deterministic, float32-for-float32).
+`;
+
+export const replay: Command = {
+  name: 'replay',
+  summary: "re-run an episode's actions in the sim and compare observations",
+  usage,
+  async run(argv) {
+    const args = parse(
+      argv,
+      { db: { type: 'string' }, tolerance: { type: 'string' } },
+      usage,
+      true,
+    );
+    if (!args) return;
+    const { values, positionals } = args;
+    const id = Number(positionals[0]);
+    if (!Number.isInteger(id) || id <= 0) throw new UsageError('an episode ID is required');
+    const tolerance = Number(values.tolerance ?? 0);
+    if (!(tolerance >= 0)) throw new UsageError('--tolerance must be a number ≥ 0');
+
+    const store = openStore(values.db, true);
+    try {
+      const episode = store.getEpisode(id);
+      if (!episode) throw new UsageError(`no episode ${id} in ${store.path}`);
+      const run = store.getRun(episode.runId);
+      if (!run)
+        throw new UsageError(`episode ${id} belongs to run ${episode.runId}, which is missing`);
+      const steps = store.readSteps(id);
+      const robot = await createRobot(run.config.task);
+      try {
+        let worst = { diff: 0, step: -1, name: '-' };
+        const compare = (recorded: readonly number[], replayed: Float64Array, step: number) => {
+          recorded.forEach((r, i) => {
+            const diff = Math.abs(Math.fround(replayed[i]!) - r);
+            if (diff > worst.diff || Number.isNaN(diff)) {
+              worst = { diff, step, name: robot.spec.observation.names[i] ?? String(i) };
+            }
+          });
+        };
+        let obs = robot.reset(episode.seed);
+        let rewardMismatch = 0;
+        for (const step of steps) {
+          compare(step.obs, obs, step.index);
+          const result = robot.step(step.action);
+          if (Math.fround(result.reward) !== Math.fround(step.reward)) rewardMismatch++;
+          obs = result.obs;
+        }
+        const finalObs = store.readFinalObs(id);
+        if (finalObs) compare(finalObs, obs, steps.length);
+        const ok = worst.diff <= tolerance && rewardMismatch === 0;
+        console.log(
+          `episode ${id}: replayed ${steps.length} steps of ${episode.task} from seed ${episode.seed}; ` +
+            `largest observation difference ${worst.diff.toExponential(3)}` +
+            (worst.step >= 0 ? ` (${worst.name} at step ${worst.step})` : '') +
+            `; ${rewardMismatch} reward mismatches → ${ok ? 'deterministic' : 'DIFFERS'}`,
+        );
+        if (!ok) process.exitCode = 1;
+      } finally {
+        robot.close();
+      }
+    } finally {
+      store.close();
+    }
+  },
+};

@@ -1,0 +1,51 @@
+import { UsageError } from './args.ts';
+
+/** Help text for the task-option flags shared by the commands that build a task. */
+export const taskOptionFlags = `Task options (each task takes its own; defaults are printed at start):
+  --reward R           panda-lift: sparse | dense; probe: mse | shaped
+  --action-scale M     panda-lift: metres per unit of action per step (default 0.025)
+  --max-steps N        steps per episode (panda-lift 100, probe 200)
+  --action-dim N       probe: action dimensions (default 6)
+  --target V           probe: target action, one value or comma-separated per dimension (default 0)
+  --observation O      probe: zero | random`;
+
+const numberFlags = {
+  'action-scale': 'actionScale',
+  'max-steps': 'maxSteps',
+  'action-dim': 'actionDim',
+} as const;
+
+/** Turns the task-option flags into the options object the task's schema then validates. */
+export const taskOptionsFrom = {
+  options: {
+    reward: { type: 'string' },
+    'action-scale': { type: 'string' },
+    'max-steps': { type: 'string' },
+    'action-dim': { type: 'string' },
+    target: { type: 'string' },
+    observation: { type: 'string' },
+  },
+  parse(values: Record<string, unknown>): Record<string, unknown> {
+    const options: Record<string, unknown> = {};
+    for (const [flag, key] of Object.entries(numberFlags)) {
+      const raw = values[flag];
+      if (raw === undefined) continue;
+      const n = Number(raw);
+      if (!Number.isFinite(n))
+        throw new UsageError(`--${flag} must be a number, got "${String(raw)}"`);
+      options[key] = n;
+    }
+    if (values.reward !== undefined) options.reward = values.reward;
+    if (values.observation !== undefined) options.observation = values.observation;
+    if (typeof values.target === 'string') {
+      const parts = values.target.split(',').map(Number);
+      if (parts.some((p) => !Number.isFinite(p))) {
+        throw new UsageError(
+          `--target must be numbers separated by commas, got "${values.target}"`,
+        );
+      }
+      options.target = parts.length === 1 ? parts[0] : parts;
+    }
+    return options;
+  },
+} as const;

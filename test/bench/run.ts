@@ -1,0 +1,27 @@
+// `npm run bench -- NAME…` runs the named benchmarks (all when none), prints their tables and
+// records them in docs/BENCHMARKS.md. Figures are medians over repeats: the machines are shared.
+import { fileURLToPath } from 'node:url';
+import { type BenchResult, machine, saveSection, toMarkdown } from './harness.ts';
+import { benchRecord } from './record.ts';
+
+const benches: Record<string, () => Promise<BenchResult>> = {
+  record: () => benchRecord(),
+};
+
+const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = names.filter((n) => !(n in benches));
+if (unknown.length > 0) {
+  console.error(
+    `unknown benchmark ${unknown.join(', ')}; benchmarks: ${Object.keys(benches).join(', ')}`,
+  );
+  process.exit(2);
+}
+const doc = fileURLToPath(new URL('../../docs/BENCHMARKS.md', import.meta.url));
+console.log(`machine: ${machine()}`);
+for (const name of names.length > 0 ? names : Object.keys(benches)) {
+  console.log(`\nrunning ${name}…`);
+  const markdown = toMarkdown(await benches[name]!());
+  console.log(markdown);
+  saveSection(doc, name, markdown);
+}
+console.log(`saved to ${doc}`);
