@@ -55,6 +55,21 @@ export interface NewMetric {
   t?: number;
 }
 
+/** A stored learner checkpoint (see src/learner/checkpoint.ts for what meta and payload hold). */
+export interface StoredCheckpoint {
+  id: number;
+  runId: number;
+  /** The learner step it was taken at. */
+  step: number;
+  /** Epoch ms. */
+  createdAt: number;
+  meta: unknown;
+  payload: Buffer;
+}
+
+/** A checkpoint without its payload, as `listCheckpoints` returns it. */
+export type CheckpointInfo = Omit<StoredCheckpoint, 'payload'> & { payloadBytes: number };
+
 const EPISODE_COLUMNS = `id, run_id, task, kind, seed, started_at, ended_at, outcome, num_steps,
   "return", intervened_steps, label, notes, deleted_at`;
 
@@ -294,6 +309,66 @@ export class Store {
     );
   }
 
+  /** Stores a learner checkpoint of the run; `meta` must be JSON (non-finite numbers are refused). */
+  saveCheckpoint(runId: number, step: number, meta: unknown, payload: Uint8Array): number {
+    if (!Number.isSafeInteger(step) || step < 0) {
+      throw new StoreError(`checkpoint step must be a non-negative integer, got ${step}`);
+    }
+    if (payload.byteLength === 0) throw new StoreError('checkpoint payload is empty');
+    const json = JSON.stringify(meta, (key, value: unknown) => {
+      if (typeof value === 'number' && !Number.isFinite(value)) {
+        throw new StoreError(`checkpoint meta is invalid: ${key || 'meta'} is ${value}`);
+      }
+      return value;
+    });
+    if (json === undefined) throw new StoreError('checkpoint meta is invalid: not JSON');
+    if (this.db.prepare('SELECT 1 FROM runs WHERE id = ?').get(runId) === undefined) {
+      throw new StoreError(`there is no run ${runId} in ${this.path}`);
+    }
+    const blob = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+    const result = this.db
+      .prepare(
+        'INSERT INTO checkpoints (run_id, step, created_at, meta, payload) VALUES (?, ?, ?, ?, ?)',
+      )
+      .run(runId, step, Date.now(), json, blob);
+    return Number(result.lastInsertRowid);
+  }
+
+  /** The run's checkpoint at its highest step (the newest one of that step). */
+  latestCheckpoint(runId: number): StoredCheckpoint | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY step DESC, id DESC LIMIT 1')
+      .get(runId) as Row | undefined;
+    return row ? checkpointFromRow(row) : undefined;
+  }
+
+  getCheckpoint(id: number): StoredCheckpoint | undefined {
+    const row = this.db.prepare('SELECT * FROM checkpoints WHERE id = ?').get(id) as
+      Row | undefined;
+    return row ? checkpointFromRow(row) : undefined;
+  }
+
+  /** The run's checkpoints by step then id, without their payloads. */
+  listCheckpoints(runId: number): CheckpointInfo[] {
+    const rows = this.db
+      .prepare(
+        `SELECT id, run_id, step, created_at, meta, length(payload) AS payload_bytes
+         FROM checkpoints WHERE run_id = ? ORDER BY step, id`,
+      )
+      .all(runId) as Row[];
+    return rows.map((row) => {
+      const what = `checkpoint ${String(row.id)}`;
+      return {
+        id: row.id as number,
+        runId: row.run_id as number,
+        step: row.step as number,
+        createdAt: row.created_at as number,
+        meta: parseJson(row.meta, `${what}: meta`),
+        payloadBytes: row.payload_bytes as number,
+      };
+    });
+  }
+
   /** Runs `fn` before the connection closes (a Recorder flushes there); returns its removal. */
   beforeClose(fn: () => void): () => void {
     this.#beforeClose.add(fn);
@@ -360,6 +435,21 @@ function episodeFromRow(row: Row): Episode {
     },
     `episode ${String(row.id)}`,
   );
+}
+
+function checkpointFromRow(row: Row): StoredCheckpoint {
+  const what = `checkpoint ${String(row.id)}`;
+  if (!Buffer.isBuffer(row.payload)) {
+    throw new StoreError(`${what} cannot be read: its payload is not a blob`);
+  }
+  return {
+    id: row.id as number,
+    runId: row.run_id as number,
+    step: row.step as number,
+    createdAt: row.created_at as number,
+    meta: parseJson(row.meta, `${what}: meta`),
+    payload: row.payload,
+  };
 }
 
 function parseJson(text: unknown, what: string): unknown {

@@ -9,6 +9,16 @@ export class Random {
     this.#state = seed >>> 0 || 0x9e3779b9;
   }
 
+  /** The generator's whole state: `new Random(0).restore(r.state)` continues r's sequence. */
+  get state(): number {
+    return this.#state;
+  }
+
+  restore(state: number): this {
+    this.#state = state >>> 0;
+    return this;
+  }
+
   /** Uniform in [0, 1). */
   next(): number {
     this.#state = (this.#state + 0x6d2b79f5) >>> 0;

@@ -1,0 +1,45 @@
+import { z } from 'zod';
+
+/**
+ * Every knob of the RLPD learner with its default and where the default comes from (LEARNER.md's
+ * table). The defaults are HIL-SERL's small-ensemble setting unless a line says otherwise; the
+ * whole config is printed at the start of a run and stored with it.
+ */
+export const LearnerConfig = z
+  .object({
+    hidden: z.array(z.number().int().positive()).min(1).default([256, 256]), // all anchors
+    ensembleSize: z.number().int().min(1).max(20).default(2), // HIL-SERL 2, RLPD 10
+    minSubset: z.number().int().min(1).default(2), // target min over this many random critics (RLPD 2)
+    utd: z.number().int().min(1).default(1), // critic updates per learner step (RLPD runs 20)
+    batchSize: z.number().int().min(2).default(256), // all anchors
+    gamma: z.number().min(0).max(1).default(0.99), // RLPD, LeRobot; HIL-SERL 0.97
+    tau: z.number().min(0).max(1).default(0.005), // all anchors
+    initTemperature: z.number().positive().default(1), // RLPD; HIL-SERL 0.01
+    targetEntropy: z.number().optional(), // −|A|/2 when left out
+    backupEntropy: z.boolean().default(true), // RLPD on; off for sparse tasks
+    gradClip: z
+      .union([z.number().positive(), z.literal(Number.POSITIVE_INFINITY)])
+      .default(Number.POSITIVE_INFINITY), // none in RLPD; LeRobot 40
+    onlineRatio: z.number().min(0).max(1).default(0.5), // symmetric sampling, all anchors
+    lr: z.number().positive().default(3e-4), // all anchors (critic, actor, temperature)
+    actorEvery: z.number().int().min(1).default(1), // actor and temperature update period
+    rewardScale: z.number().default(1),
+    rewardShift: z.number().default(0),
+    actorLoss: z.enum(['sac', 'sac+bc', 'bc']).default('sac'),
+    bcWeight: z.number().min(0).default(1), // β at the start of sac+bc
+    bcDecaySteps: z.number().int().positive().default(10_000), // β decays linearly to 0 over these actor updates
+    logStdMin: z.number().default(-5),
+    logStdMax: z.number().default(2),
+    onlineCapacity: z.number().int().positive().default(1_000_000),
+    demoCapacity: z.number().int().positive().default(200_000),
+    seed: z.number().int().nonnegative().default(0),
+  })
+  .strict()
+  .refine((c) => c.minSubset <= c.ensembleSize, 'minSubset must not exceed ensembleSize')
+  .refine((c) => c.logStdMin < c.logStdMax, 'logStdMin must be below logStdMax');
+export type LearnerConfig = z.infer<typeof LearnerConfig>;
+
+/** The target entropy in use: the configured one, or −|A|/2. */
+export function targetEntropyOf(config: LearnerConfig, actionDim: number): number {
+  return config.targetEntropy ?? -actionDim / 2;
+}

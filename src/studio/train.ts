@@ -1,0 +1,158 @@
+import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
+import { type LearnerLink, packTransitions } from '../learner/link.ts';
+import type { PolicyRunner } from '../learner/policy.ts';
+import type { Robot } from '../robots/index.ts';
+import type { Recorder } from '../store/index.ts';
+import { Random } from '../util/random.ts';
+
+export interface EvalResult {
+  envSteps: number;
+  episodes: number;
+  successRate: number;
+  meanReturn: number;
+  /** Mean reward per step over the evaluation episodes. */
+  meanStepReward: number;
+  policyVersion: number;
+}
+
+export interface TrainOptions {
+  robot: Robot;
+  link: LearnerLink;
+  policy: PolicyRunner;
+  recorder: Recorder;
+  runId: number;
+  /** Environment steps of online training. */
+  envSteps: number;
+  /** Uniformly random actions for the first steps, before the policy acts (none with demos). */
+  randomSteps: number;
+  /** Learner steps per environment step once training has started. */
+  learnerStepsPerEnvStep: number;
+  evalEvery: number;
+  evalEpisodes: number;
+  seed: number;
+  onEval?: (result: EvalResult) => void;
+  onStep?: (envSteps: number) => void;
+}
+
+interface EpisodeRun {
+  outcome: EpisodeOutcome;
+  steps: number;
+  return: number;
+}
+
+/**
+ * Online RLPD in the headless loop, lock-stepped for reproducibility: each environment step is
+ * recorded, its transition goes to the learner's online buffer, and the learner runs its steps
+ * before the next action. Evaluations run the mean action and are recorded as `eval` episodes.
+ */
+export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
+  const { robot, link, policy, recorder, runId } = opts;
+  const { spec } = robot;
+  const obsDim = spec.observation.names.length;
+  const actionDim = spec.action.names.length;
+  const rng = new Random(opts.seed ^ 0xac7);
+  const results: EvalResult[] = [];
+  let episodeSeed = opts.seed;
+
+  const begin = (kind: EpisodeKind, seed: number) =>
+    recorder.beginEpisode({ runId, task: spec.task, kind, seed, obsDim, actionDim });
+  const end = (episodeId: number, run: EpisodeRun, finalObs: Float64Array) => {
+    recorder.endEpisode(episodeId, { outcome: run.outcome, finalObs });
+  };
+
+  const evaluate = (envSteps: number) => {
+    let successes = 0;
+    let total = 0;
+    let steps = 0;
+    for (let e = 0; e < opts.evalEpisodes; e++) {
+      const seed = 1_000_000 + opts.seed + e; // the same evaluation seeds every time
+      let obs = robot.reset(seed);
+      const id = begin('eval', seed);
+      const run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
+      for (let t = 0; t < spec.maxSteps; t++) {
+        const action = policy.act(obs);
+        const result = robot.step(action);
+        recorder.record(id, {
+          index: t,
+          t: t / spec.rateHz,
+          obs,
+          action,
+          proposed: action,
+          reward: result.reward,
+          done: result.done,
+          truncated: result.truncated,
+          source: 'policy',
+          intervened: false,
+          policyVersion: policy.version,
+        });
+        run.steps++;
+        run.return += result.reward;
+        obs = result.obs;
+        if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
+        if (result.done || result.truncated) break;
+      }
+      end(id, run, obs);
+      if (run.outcome === 'success') successes++;
+      total += run.return;
+      steps += run.steps;
+    }
+    const result: EvalResult = {
+      envSteps,
+      episodes: opts.evalEpisodes,
+      successRate: successes / opts.evalEpisodes,
+      meanReturn: total / opts.evalEpisodes,
+      meanStepReward: total / Math.max(1, steps),
+      policyVersion: policy.version,
+    };
+    results.push(result);
+    opts.onEval?.(result);
+  };
+
+  let obs = robot.reset(episodeSeed);
+  let episode = begin('train', episodeSeed);
+  let run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
+  for (let step = 1; step <= opts.envSteps; step++) {
+    const explore = step <= opts.randomSteps || !policy.ready;
+    const action = explore
+      ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
+      : policy.act(obs, rng);
+    const result = robot.step(action);
+    recorder.record(episode, {
+      index: run.steps,
+      t: run.steps / spec.rateHz,
+      obs,
+      action,
+      proposed: action,
+      reward: result.reward,
+      done: result.done,
+      truncated: result.truncated,
+      source: 'policy',
+      intervened: false,
+      policyVersion: policy.version,
+    });
+    link.add(
+      'online',
+      packTransitions(
+        [{ obs, action, reward: result.reward, nextObs: result.obs, done: result.done }],
+        obsDim,
+        actionDim,
+      ),
+    );
+    run.steps++;
+    run.return += result.reward;
+    obs = result.obs;
+    if (result.done || result.truncated) {
+      if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
+      end(episode, run, obs);
+      obs = robot.reset(++episodeSeed);
+      episode = begin('train', episodeSeed);
+      run = { outcome: 'timeout', steps: 0, return: 0 };
+    }
+    if (step > opts.randomSteps) policy.load(await link.train(opts.learnerStepsPerEnvStep));
+    opts.onStep?.(step);
+    if (step % opts.evalEvery === 0 && policy.ready) evaluate(step);
+  }
+  end(episode, { ...run, outcome: 'interrupted' }, obs);
+  if (opts.envSteps % opts.evalEvery !== 0 && policy.ready) evaluate(opts.envSteps);
+  return results;
+}
