@@ -8,8 +8,9 @@ import { record } from './commands/record.ts';
 import { replay } from './commands/replay.ts';
 import { serve } from './commands/serve.ts';
 import { start } from './commands/start.ts';
+import { train } from './commands/train.ts';
 
-const commands: Command[] = [record, episodes, replay, serve, start];
+const commands: Command[] = [record, train, episodes, replay, serve, start];
 
 function help(): string {
   return `Usage: tandem COMMAND [options]   (tandem COMMAND --help for each)

@@ -149,6 +149,11 @@ export class Store {
     return Number(result.lastInsertRowid);
   }
 
+  /** Records which tensor backend a run's learner ended up on (known only once it started). */
+  setRunBackend(id: number, backend: string): void {
+    this.db.prepare('UPDATE runs SET backend = ? WHERE id = ?').run(backend, id);
+  }
+
   getRun(id: number): Run | undefined {
     const row = this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id) as Row | undefined;
     if (!row) return undefined;

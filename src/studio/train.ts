@@ -30,6 +30,8 @@ export interface TrainOptions {
   evalEvery: number;
   evalEpisodes: number;
   seed: number;
+  /** Told the environment step count and the mean reward of the random warm-up actions. */
+  monitor?: { envSteps: number; randomRewardMean: number | undefined };
   onEval?: (result: EvalResult) => void;
   onStep?: (envSteps: number) => void;
 }
@@ -111,6 +113,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   let obs = robot.reset(episodeSeed);
   let episode = begin('train', episodeSeed);
   let run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
+  let randomReward = 0;
   for (let step = 1; step <= opts.envSteps; step++) {
     const explore = step <= opts.randomSteps || !policy.ready;
     const action = explore
@@ -141,6 +144,12 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     run.steps++;
     run.return += result.reward;
     obs = result.obs;
+    if (opts.monitor) {
+      opts.monitor.envSteps = step;
+      // What uniformly random actions earn: the health monitor's reward-design check.
+      if (step <= opts.randomSteps)
+        opts.monitor.randomRewardMean = (randomReward += result.reward) / step;
+    }
     if (result.done || result.truncated) {
       if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
       end(episode, run, obs);

@@ -1,0 +1,79 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Store } from '../../src/store/index.ts';
+import { tandem, tempDir } from './helpers.ts';
+
+describe('tandem train --task probe', () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  /** Trains through the CLI and returns what it stored: eval episodes, metric names, health events. */
+  function trainProbe(reward: 'mse' | 'shaped') {
+    const db = join(tmp.dir, `${reward}.db`);
+    const out = tandem(
+      [
+        'train',
+        '--task',
+        'probe',
+        '--action-dim',
+        '6',
+        '--reward',
+        reward,
+        '--env-steps',
+        '1300',
+        '--db',
+        db,
+      ],
+      tmp.dir,
+    );
+    assert.equal(out.code, 0, out.stderr);
+    const store = Store.open(db, { readonly: true });
+    try {
+      const run = store.getRun(1)!;
+      return {
+        out,
+        run,
+        evals: store.listEpisodes({ kind: 'eval' }),
+        metrics: new Set(store.readMetrics(1).map((m) => m.name)),
+        health: store.listEvents(1).filter((e) => e.kind.startsWith('health.')),
+      };
+    } finally {
+      store.close();
+    }
+  }
+
+  it('learns the mse probe, prints its settings and backend, stores metrics, raises no alert', () => {
+    const { out, run, evals, metrics, health } = trainProbe('mse');
+    assert.match(out.stdout, /learner \{"hidden":\[64,64\]/);
+    assert.match(out.stdout, /learner backend wasm/);
+    assert.match(run.backend ?? '', /^learner backend wasm/);
+    const reward = Number(/mean reward\/step (-?[\d.]+)/.exec(out.stdout)?.[1]);
+    assert.ok(reward >= -0.01, `mean reward/step ${reward}`);
+    assert.ok(evals.length >= 2 && evals.every((e) => e.numSteps === 200));
+    for (const name of [
+      'critic_loss',
+      'q_mean',
+      'q_std',
+      'entropy',
+      'temperature',
+      'updates_per_s',
+      'online_size',
+    ]) {
+      assert.ok(metrics.has(name), `metric ${name} stored`);
+    }
+    assert.deepEqual(health, [], 'a healthy run raises nothing');
+  });
+
+  it('flags the always-positive shaped reward as a reward-design trap', () => {
+    const { out, health } = trainProbe('shaped');
+    assert.match(out.stderr, /health raised: reward_design_trap/);
+    assert.ok(
+      health.some(
+        (e) =>
+          e.kind === 'health.raised' &&
+          (e.payload as { pathology: string }).pathology === 'reward_design_trap',
+      ),
+    );
+  });
+});
