@@ -2,8 +2,9 @@ import { type MessagePort, parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, chooseBackend, describeBackend } from './backend.ts';
 import { LearnerConfig } from './config.ts';
-import { type FromWorker, type PolicyWeights, ToWorker, type TransitionBatch } from './messages.ts';
+import { type FromWorker, ToWorker, type TransitionBatch } from './messages.ts';
 import { Sac } from './sac.ts';
+import { actorWeights } from './weights.ts';
 import type { ReplayBuffer } from './buffer.ts';
 
 // The learner's thread: owns the networks and buffers; the control side only sends transitions
@@ -14,6 +15,7 @@ const port: MessagePort = parentPort;
 
 let sac: Sac | undefined;
 let metricsEvery = 10;
+let lastReport = { at: performance.now(), step: 0 };
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);
 
@@ -28,16 +30,6 @@ function addBatch(buffer: ReplayBuffer, b: TransitionBatch): void {
       done: b.done[i]! > 0,
     });
   }
-}
-
-export function actorWeights(learner: Sac): PolicyWeights {
-  return {
-    version: learner.steps,
-    tensors: learner.actor.variables.map((v) => ({
-      shape: [...v.shape],
-      data: v.dataSync() as Float32Array<ArrayBuffer>,
-    })),
-  };
 }
 
 async function handle(message: ToWorker): Promise<void> {
@@ -65,8 +57,13 @@ async function handle(message: ToWorker): Promise<void> {
       if (!sac) throw new Error('train arrived before init');
       for (let i = 0; i < message.steps; i++) {
         const metrics = sac.update((sac.steps + 1) % metricsEvery === 0);
-        if (metrics)
-          send({ type: 'metrics', metrics: { ...metrics, tensors: tf.memory().numTensors } });
+        if (!metrics) continue;
+        const now = performance.now();
+        const updatesPerS =
+          ((metrics.step - lastReport.step) * 1000) / Math.max(1e-3, now - lastReport.at);
+        lastReport = { at: now, step: metrics.step };
+        const extra = { updates_per_s: updatesPerS, tensors: tf.memory().numTensors };
+        send({ type: 'metrics', metrics: { ...metrics, ...extra } });
       }
       const weights = actorWeights(sac);
       send(
