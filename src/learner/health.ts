@@ -345,12 +345,18 @@ class QDivergence implements Detector {
     return finding;
   }
 
+  #lastQ = Number.POSITIVE_INFINITY;
+
   /** Mean Q outside [r_min, r_max + α·H⁺]/(1−γ) by the margin, for qBoundRecords records. */
   #pastBound(q: number, step: number): Finding | undefined {
     const { upper, lower, scale } = this.#bound;
     const margin = this.#o.qBoundMargin * scale;
     const above = q > upper + margin;
-    if (!above && !(q < lower - margin)) {
+    // Below the bound counts only while Q is not climbing: a critic starts near 0 and rises to
+    // large positive returns; falling below the worst possible return is the pathology.
+    const falling = q <= this.#lastQ;
+    this.#lastQ = q;
+    if (!above && !(q < lower - margin && falling)) {
       this.#outside = 0;
       return undefined;
     }
