@@ -63,49 +63,15 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   };
 
   const evaluate = (envSteps: number) => {
-    let successes = 0;
-    let total = 0;
-    let steps = 0;
-    for (let e = 0; e < opts.evalEpisodes; e++) {
-      const seed = 1_000_000 + opts.seed + e; // the same evaluation seeds every time
-      let obs = robot.reset(seed);
-      const id = begin('eval', seed);
-      const run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
-      for (let t = 0; t < spec.maxSteps; t++) {
-        const action = policy.act(obs);
-        const result = robot.step(action);
-        recorder.record(id, {
-          index: t,
-          t: t / spec.rateHz,
-          obs,
-          action,
-          proposed: action,
-          reward: result.reward,
-          done: result.done,
-          truncated: result.truncated,
-          source: 'policy',
-          intervened: false,
-          policyVersion: policy.version,
-        });
-        run.steps++;
-        run.return += result.reward;
-        obs = result.obs;
-        if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
-        if (result.done || result.truncated) break;
-      }
-      end(id, run, obs);
-      if (run.outcome === 'success') successes++;
-      total += run.return;
-      steps += run.steps;
-    }
-    const result: EvalResult = {
-      envSteps,
+    const result = evaluatePolicy({
+      robot,
+      policy,
+      recorder,
+      runId,
       episodes: opts.evalEpisodes,
-      successRate: successes / opts.evalEpisodes,
-      meanReturn: total / opts.evalEpisodes,
-      meanStepReward: total / Math.max(1, steps),
-      policyVersion: policy.version,
-    };
+      seed: opts.seed,
+      envSteps,
+    });
     results.push(result);
     opts.onEval?.(result);
   };
@@ -164,4 +130,76 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   end(episode, { ...run, outcome: 'interrupted' }, obs);
   if (opts.envSteps % opts.evalEvery !== 0 && policy.ready) evaluate(opts.envSteps);
   return results;
+}
+
+export interface EvaluateOptions {
+  robot: Robot;
+  policy: PolicyRunner;
+  recorder: Recorder;
+  runId: number;
+  episodes: number;
+  seed: number;
+  /** Environment steps of training so far, reported with the result. */
+  envSteps: number;
+}
+
+/**
+ * Runs the policy's mean action for whole episodes on fixed seeds (the same every time, so
+ * evaluations compare) and records them as `eval` episodes.
+ */
+export function evaluatePolicy(opts: EvaluateOptions): EvalResult {
+  const { robot, policy, recorder, runId } = opts;
+  const { spec } = robot;
+  let successes = 0;
+  let total = 0;
+  let steps = 0;
+  for (let e = 0; e < opts.episodes; e++) {
+    const seed = 1_000_000 + opts.seed + e;
+    let obs = robot.reset(seed);
+    const id = recorder.beginEpisode({
+      runId,
+      task: spec.task,
+      kind: 'eval',
+      seed,
+      obsDim: spec.observation.names.length,
+      actionDim: spec.action.names.length,
+    });
+    let outcome: EpisodeOutcome = 'timeout';
+    let t = 0;
+    for (; t < spec.maxSteps; t++) {
+      const action = policy.act(obs);
+      const result = robot.step(action);
+      recorder.record(id, {
+        index: t,
+        t: t / spec.rateHz,
+        obs,
+        action,
+        proposed: action,
+        reward: result.reward,
+        done: result.done,
+        truncated: result.truncated,
+        source: 'policy',
+        intervened: false,
+        policyVersion: policy.version,
+      });
+      total += result.reward;
+      obs = result.obs;
+      if (result.done) outcome = result.info.success ? 'success' : 'failure';
+      if (result.done || result.truncated) {
+        t++;
+        break;
+      }
+    }
+    recorder.endEpisode(id, { outcome, finalObs: obs });
+    if (outcome === 'success') successes++;
+    steps += t;
+  }
+  return {
+    envSteps: opts.envSteps,
+    episodes: opts.episodes,
+    successRate: successes / opts.episodes,
+    meanReturn: total / opts.episodes,
+    meanStepReward: total / Math.max(1, steps),
+    policyVersion: policy.version,
+  };
 }
