@@ -2,10 +2,12 @@
 // records them in docs/BENCHMARKS.md. Figures are medians over repeats: the machines are shared.
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, machine, saveSection, toMarkdown } from './harness.ts';
+import { benchLearner } from './learner.ts';
 import { benchRecord } from './record.ts';
 
 const benches: Record<string, () => Promise<BenchResult>> = {
   record: () => benchRecord(),
+  learner: () => benchLearner(),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
