@@ -39,6 +39,7 @@ import { z } from 'zod';
 import { decodeFloats, encodeFloats } from '../store/blob.ts';
 import type { Store } from '../store/store.ts';
 import { LearnerConfig } from './config.ts';
+import type { Adam } from './adam.ts';
 import { Sac } from './sac.ts';
 
 export const CHECKPOINT_FORMAT = 'tandem-rlpd-checkpoint';
@@ -71,7 +72,6 @@ export type TensorGroup = (typeof TENSOR_GROUPS)[number];
 
 const OPTIMIZERS = ['criticOptimizer', 'actorOptimizer', 'alphaOptimizer'] as const;
 type OptimizerField = (typeof OPTIMIZERS)[number];
-type NamedTensor = Awaited<ReturnType<tf.Optimizer['getWeights']>>[number];
 
 /** Config fields that change what the saved tensors mean: they must be equal to restore. */
 const STRUCTURAL: readonly (keyof LearnerConfig)[] = [
@@ -218,126 +218,116 @@ export function configOf(meta: CheckpointMeta): LearnerConfig {
 
 /** Everything needed to continue training `sac` exactly; take it between two `update` calls. */
 export async function checkpointOf(sac: Sac): Promise<Checkpoint> {
-  const steps = sac.steps;
-  // getWeights is async, but it captures the optimizer's state synchronously; everything after
-  // the await is synchronous too, so the snapshot is consistent unless an update ran meanwhile.
-  const weights = await Promise.all(OPTIMIZERS.map((field) => sac[field].getWeights()));
-  try {
-    if (sac.steps !== steps) {
-      throw new CheckpointError(
-        `the learner was updated while its checkpoint was being taken (step ${steps} → ${sac.steps})`,
-      );
-    }
-    const groups: { group: TensorGroup; tensors: { name: string; tensor: tf.Tensor }[] }[] = [];
-    for (const [group, vars] of Object.entries(parametersOf(sac))) {
-      groups.push({
-        group: group as TensorGroup,
-        tensors: vars.map((v) => ({ name: v.name, tensor: v })),
-      });
-    }
-    const optimizers = {} as CheckpointMeta['optimizers'];
-    const trained = trainedBy(sac);
-    OPTIMIZERS.forEach((field, k) => {
-      const optimizer = sac[field];
-      const [iter, ...moments] = weights[k]!;
-      const iterations = iter!.tensor.dataSync()[0]!;
-      if (iterations !== optimizer.iterations) {
-        throw new CheckpointError(
-          `the learner was updated while its checkpoint was being taken (${field} moved on)`,
-        );
-      }
-      const vars = trained[field];
-      const n = momentCount(field, moments, vars);
-      const config = optimizer.getConfig();
-      optimizers[field] = {
-        iterations,
-        learningRate: config.learningRate as number,
-        beta1: config.beta1 as number,
-        beta2: config.beta2 as number,
-        epsilon: config.epsilon as number,
-        moments: n,
-      };
-      groups.push({ group: `${field}.m`, tensors: moments.slice(0, n) });
-      groups.push({ group: `${field}.v`, tensors: moments.slice(n) });
-    });
-
-    const tensors: TensorEntry[] = [];
-    const values: Float32Array[] = [];
-    let floats = 0;
-    for (const { group, tensors: list } of groups) {
-      list.forEach(({ name, tensor }, index) => {
-        if (tensor.dtype !== 'float32') {
-          throw new CheckpointError(
-            `${group} tensor ${index} (${name}) is ${tensor.dtype}, not float32`,
-          );
+  // All synchronous: an update cannot run in the middle of the snapshot.
+  const groups: { group: TensorGroup; tensors: { name: string; values: Float32Array }[] }[] = [];
+  for (const [group, vars] of Object.entries(parametersOf(sac))) {
+    groups.push({
+      group: group as TensorGroup,
+      tensors: vars.map((v) => {
+        if (v.dtype !== 'float32') {
+          throw new CheckpointError(`${group} variable ${v.name} is ${v.dtype}, not float32`);
         }
-        tensors.push({ group, index, name, shape: [...tensor.shape], offset: floats });
-        values.push(tensor.dataSync() as Float32Array);
-        floats += tensor.size;
+        return { name: v.name, values: v.dataSync() as Float32Array };
+      }),
+    });
+  }
+  const optimizers = {} as CheckpointMeta['optimizers'];
+  const trained = trainedBy(sac);
+  for (const field of OPTIMIZERS) {
+    const optimizer = sac[field];
+    const vars = trained[field];
+    const moments = momentsOf(field, optimizer, vars);
+    const config = optimizer.getConfig();
+    optimizers[field] = {
+      iterations: optimizer.iterations,
+      learningRate: config.learningRate,
+      beta1: config.beta1,
+      beta2: config.beta2,
+      epsilon: config.epsilon,
+      moments: moments ? vars.length : 0,
+    };
+    for (const suffix of ['m', 'v'] as const) {
+      groups.push({
+        group: `${field}.${suffix}`,
+        tensors: (moments?.[suffix] ?? []).map((values, i) => ({
+          name: `${vars[i]!.name}/${suffix}`,
+          values,
+        })),
       });
     }
-    const all = new Float32Array(floats);
-    values.forEach((v, i) => all.set(v, tensors[i]!.offset));
-    const data = encodeFloats(all);
-    const groupHashes = {} as Record<TensorGroup, string>;
-    for (const group of TENSOR_GROUPS) {
-      const entries = tensors.filter((t) => t.group === group);
-      const start = entries[0]?.offset ?? 0;
-      const end = entries.reduce((e, t) => t.offset + sizeOf(t.shape), start);
-      groupHashes[group] = sha256(data.subarray(start * 4, end * 4));
-    }
-    const meta: CheckpointMeta = {
-      format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
-      obsDim: sac.obsDim,
-      actionDim: sac.actionDim,
-      config: encodeConfig(sac.config),
-      steps: sac.steps,
-      actorUpdates: sac.actorUpdates,
-      rngState: sac.rng.state,
-      optimizers,
-      buffers: {
-        online: { capacity: sac.online.capacity, size: sac.online.size, cursor: sac.online.cursor },
-        demo: { capacity: sac.demo.capacity, size: sac.demo.size, cursor: sac.demo.cursor },
-      },
-      tensors,
-      floats,
-      checksums: { data: sha256(data), groups: groupHashes },
-    };
-    return { meta, payload: encodePayload(meta, data) };
-  } finally {
-    for (const list of weights) list[0]?.tensor.dispose(); // the iteration scalars; moments are the optimizer's
   }
+  const tensors: TensorEntry[] = [];
+  const values: Float32Array[] = [];
+  let floats = 0;
+  const shapes = expectedTensors(sac, { optimizers });
+  for (const { group, tensors: list } of groups) {
+    list.forEach(({ name, values: v }, index) => {
+      const shape = [...shapes[group][index]!.shape];
+      tensors.push({ group, index, name, shape, offset: floats });
+      values.push(v);
+      floats += v.length;
+    });
+  }
+  const all = new Float32Array(floats);
+  values.forEach((v, i) => all.set(v, tensors[i]!.offset));
+  const data = encodeFloats(all);
+  const groupHashes = {} as Record<TensorGroup, string>;
+  for (const group of TENSOR_GROUPS) {
+    const entries = tensors.filter((t) => t.group === group);
+    const start = entries[0]?.offset ?? 0;
+    const end = entries.reduce((e, t) => t.offset + sizeOf(t.shape), start);
+    groupHashes[group] = sha256(data.subarray(start * 4, end * 4));
+  }
+  const meta: CheckpointMeta = {
+    format: CHECKPOINT_FORMAT,
+    version: CHECKPOINT_VERSION,
+    obsDim: sac.obsDim,
+    actionDim: sac.actionDim,
+    config: encodeConfig(sac.config),
+    steps: sac.steps,
+    actorUpdates: sac.actorUpdates,
+    rngState: sac.rng.state,
+    optimizers,
+    buffers: {
+      online: { capacity: sac.online.capacity, size: sac.online.size, cursor: sac.online.cursor },
+      demo: { capacity: sac.demo.capacity, size: sac.demo.size, cursor: sac.demo.cursor },
+    },
+    tensors,
+    floats,
+    checksums: { data: sha256(data), groups: groupHashes },
+  };
+  return { meta, payload: encodePayload(meta, data) };
 }
 
 /**
- * How many variables the optimizer holds moments for (0 or all), checking that moment i belongs
- * to variable i: Adam keys its moments by the position of the gradient, named `<variable>/m`.
+ * The optimizer's moments (undefined before its first update), checked to be one per variable
+ * it trains, of that variable's size: Adam keeps them by the variable's position.
  */
-function momentCount(field: OptimizerField, moments: NamedTensor[], vars: tf.Variable[]): number {
-  const n = moments.length / 2;
-  if (n !== 0 && n !== vars.length) {
-    throw new CheckpointError(
-      `${field} holds moments for ${n} variables, but it trains ${vars.length}: cannot map them`,
-    );
-  }
-  for (let i = 0; i < n; i++) {
-    const v = vars[i]!;
-    for (const [suffix, moment] of [
-      ['m', moments[i]!],
-      ['v', moments[n + i]!],
-    ] as const) {
-      if (
-        moment.name !== `${v.name}/${suffix}` ||
-        !tf.util.arraysEqual(moment.tensor.shape, v.shape)
-      ) {
+function momentsOf(
+  field: OptimizerField,
+  optimizer: Adam,
+  vars: tf.Variable[],
+): { m: readonly Float32Array[]; v: readonly Float32Array[] } | undefined {
+  const moments = optimizer.moments;
+  if (!moments) return undefined;
+  for (const [suffix, list] of [
+    ['m', moments.m],
+    ['v', moments.v],
+  ] as const) {
+    if (list.length !== vars.length) {
+      throw new CheckpointError(
+        `${field} holds ${suffix} moments for ${list.length} variables, but it trains ${vars.length}: cannot map them`,
+      );
+    }
+    list.forEach((a, i) => {
+      if (a.length !== vars[i]!.size) {
         throw new CheckpointError(
-          `${field} moment ${suffix}${i} is ${moment.name} ${showShape(moment.tensor.shape)}, expected ${v.name}/${suffix} ${showShape(v.shape)}: the optimizer's variable order changed`,
+          `${field} moment ${suffix}${i} has ${a.length} values, its variable ${vars[i]!.name} ${showShape(vars[i]!.shape)}: the optimizer's variable order changed`,
         );
       }
-    }
+    });
   }
-  return n;
+  return moments;
 }
 
 function encodePayload(meta: CheckpointMeta, data: Buffer): Buffer {
@@ -453,7 +443,10 @@ function parseMeta(json: unknown): CheckpointMeta {
 }
 
 /** The learner's tensors each group of `meta` restores into (no moments where none were saved). */
-function expectedTensors(sac: Sac, meta: CheckpointMeta): Record<TensorGroup, tf.Variable[]> {
+function expectedTensors(
+  sac: Sac,
+  meta: Pick<CheckpointMeta, 'optimizers'>,
+): Record<TensorGroup, tf.Variable[]> {
   const out: Partial<Record<TensorGroup, tf.Variable[]>> = { ...parametersOf(sac) };
   const trained = trainedBy(sac);
   for (const field of OPTIMIZERS) {
@@ -558,27 +551,17 @@ async function restoreParsed(
     });
   }
 
-  // Optimizers: setWeights replaces the moment variables (the old ones are disposed here).
-  const trained = trainedBy(sac);
+  // Optimizers: iteration count and moments, by position.
   for (const field of OPTIMIZERS) {
-    const optimizer = sac[field];
     const state = meta.optimizers[field];
-    const vars = trained[field];
-    const old = await optimizer.getWeights();
-    const fresh: NamedTensor[] = [
-      { name: 'iter', tensor: tf.scalar(state.iterations, 'int32') },
-      ...(['m', 'v'] as const).flatMap((suffix) =>
-        byGroup(`${field}.${suffix}`).map((t, i) => ({
-          name: `${vars[i]!.name}/${suffix}`,
-          tensor: tf.tensor(valuesOf(t), t.shape, 'float32'),
-        })),
-      ),
-    ];
-    try {
-      await optimizer.setWeights(fresh);
-    } finally {
-      for (const { tensor } of [...old, ...fresh]) tensor.dispose();
-    }
+    const moments =
+      state.moments === 0
+        ? undefined
+        : {
+            m: byGroup(`${field}.m`).map(valuesOf),
+            v: byGroup(`${field}.v`).map(valuesOf),
+          };
+    sac[field].restore(state.iterations, moments);
   }
 
   sac.steps = meta.steps;
@@ -590,29 +573,26 @@ async function restoreParsed(
 
 /** Reads the restored state back and compares it with what the checkpoint holds. */
 async function verify(sac: Sac, meta: CheckpointMeta): Promise<void> {
-  const groups: Partial<Record<TensorGroup, tf.Tensor[]>> = parametersOf(sac);
-  const iterTensors: tf.Tensor[] = [];
+  const groups: Partial<Record<TensorGroup, readonly Float32Array[]>> = {};
+  for (const [group, vars] of Object.entries(parametersOf(sac))) {
+    groups[group as TensorGroup] = await Promise.all(
+      vars.map(async (v) => (await v.data()) as Float32Array),
+    );
+  }
   for (const field of OPTIMIZERS) {
-    const [iter, ...moments] = await sac[field].getWeights();
-    iterTensors.push(iter!.tensor);
-    const n = moments.length / 2;
-    groups[`${field}.m`] = moments.slice(0, n).map((m) => m.tensor);
-    groups[`${field}.v`] = moments.slice(n).map((m) => m.tensor);
+    const moments = sac[field].moments;
+    groups[`${field}.m`] = moments?.m ?? [];
+    groups[`${field}.v`] = moments?.v ?? [];
     if (sac[field].iterations !== meta.optimizers[field].iterations) {
       throw new CheckpointError(`${field} did not take its restored iteration count`);
     }
   }
-  try {
-    for (const group of TENSOR_GROUPS) {
-      const values = await Promise.all((groups[group] ?? []).map((t) => t.data()));
-      if (hashFloats(values as Float32Array[]) !== meta.checksums.groups[group]) {
-        throw new CheckpointError(
-          `after the restore, the ${group} ${group.includes('.') ? 'moments' : 'weights'} differ from the checkpoint's: the restore did not take`,
-        );
-      }
+  for (const group of TENSOR_GROUPS) {
+    if (hashFloats(groups[group] ?? []) !== meta.checksums.groups[group]) {
+      throw new CheckpointError(
+        `after the restore, the ${group} ${group.includes('.') ? 'moments' : 'weights'} differ from the checkpoint's: the restore did not take`,
+      );
     }
-  } finally {
-    for (const t of iterTensors) t.dispose();
   }
   if (
     sac.steps !== meta.steps ||

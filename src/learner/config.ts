@@ -33,6 +33,9 @@ export const LearnerConfig = z
     onlineCapacity: z.number().int().positive().default(1_000_000),
     demoCapacity: z.number().int().positive().default(200_000),
     seed: z.number().int().nonnegative().default(0),
+    // Threads an update may use on the wasm backend: with 2, half the critics run on a helper
+    // thread (nets large enough only); results are the same bit for bit whatever the number.
+    threads: z.number().int().min(1).max(8).default(2),
   })
   .strict()
   .refine((c) => c.minSubset <= c.ensembleSize, 'minSubset must not exceed ensembleSize')

@@ -30,8 +30,9 @@ export class Dense {
   constructor(inDim: number, outDim: number, rng: Random, scale = 1) {
     const bound = (scale * Math.sqrt(3)) / Math.sqrt(inDim);
     const w = Float32Array.from({ length: inDim * outDim }, () => rng.uniform(-bound, bound));
-    this.w = tf.variable(tf.tensor2d(w, [inDim, outDim]), true);
-    this.b = tf.variable(tf.zeros([outDim]), true);
+    // In tidy: the initial values are not kept alive beside the variables' own copies.
+    this.w = tf.tidy(() => tf.variable(tf.tensor2d(w, [inDim, outDim]), true));
+    this.b = tf.tidy(() => tf.variable(tf.zeros([outDim]), true));
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
@@ -43,20 +44,23 @@ export class Dense {
   }
 }
 
+/** Added to the variance in LayerNorm. */
+export const LN_EPSILON = 1e-6;
+
 /** Layer normalisation over the last axis with a learned scale and offset. */
 export class LayerNorm {
   readonly gamma: tf.Variable;
   readonly beta: tf.Variable;
 
   constructor(dim: number) {
-    this.gamma = tf.variable(tf.ones([dim]), true);
-    this.beta = tf.variable(tf.zeros([dim]), true);
+    this.gamma = tf.tidy(() => tf.variable(tf.ones([dim]), true));
+    this.beta = tf.tidy(() => tf.variable(tf.zeros([dim]), true));
   }
 
   apply(x: tf.Tensor2D): tf.Tensor2D {
     const { mean, variance } = tf.moments(x, -1, true);
     return tf.add(
-      tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-6))), this.gamma),
+      tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, LN_EPSILON))), this.gamma),
       this.beta,
     );
   }

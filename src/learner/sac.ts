@@ -1,9 +1,20 @@
+import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../util/random.ts';
 import { allocBatch, type Batch, ReplayBuffer, sampleMixed } from './buffer.ts';
 import { type LearnerConfig, targetEntropyOf } from './config.ts';
-import { stopGradient } from './layers.ts';
-import { Actor, Critic } from './networks.ts';
+import { Adam, type Grad, polyak, sumOfSquares } from './adam.ts';
+import { CriticHelper, type HelperKind, type HelperResult } from './critic-helper.ts';
+import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
+import { make, read } from './heap.ts';
+import {
+  Actor,
+  Critic,
+  policyBackward,
+  samplePolicy,
+  weightGradient,
+  type WeightGradientOffload,
+} from './networks.ts';
 
 /** What one learner step reports (when asked to); names are the metric names stored in SQLite. */
 export interface LearnerMetrics {
@@ -30,25 +41,63 @@ export interface LearnerMetrics {
   demo_size: number;
 }
 
-const ACTOR_METRIC = { actor_loss: 1, entropy: 1, bc_loss: 1, q_term_scale: 1, actor_grad_norm: 1 };
+type ActorMetric = 'actor_loss' | 'entropy' | 'bc_loss' | 'q_term_scale' | 'actor_grad_norm';
+type CriticMetric =
+  | 'critic_loss'
+  | 'q_mean'
+  | 'q_std'
+  | 'q_max'
+  | 'q_abs_mean'
+  | 'td_target_mean'
+  | 'critic_grad_norm'
+  | 'reward_mean'
+  | 'reward_min'
+  | 'reward_max';
 
-/** Scales gradients so that their global norm is at most `clip`; returns the norm before. */
-function clipByGlobalNorm(
-  grads: tf.NamedTensorMap,
-  clip: number,
-): { grads: tf.NamedTensorMap; norm: tf.Scalar } {
-  const norm = tf.sqrt(tf.addN(Object.values(grads).map((g) => tf.sum(tf.square(g))))) as tf.Scalar;
-  if (!Number.isFinite(clip)) return { grads, norm };
-  const scale = tf.minimum(1, tf.div(clip, tf.add(norm, 1e-6)));
-  return {
-    grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k, tf.mul(g, scale)])),
-    norm,
-  };
+/** The global gradient norm, and the factor that clips it to `clip` (1 when clip is ∞). */
+function clipping(grads: readonly Grad[], clip: number, wantNorm: boolean) {
+  const finite = Number.isFinite(clip);
+  const norm = finite || wantNorm ? Math.sqrt(sumOfSquares(grads)) : Number.NaN;
+  return { norm, scale: finite ? Math.min(1, clip / (norm + 1e-6)) : 1 };
+}
+
+/** Rows of [obs | x] as one [n, obsDim + xDim] matrix, as a tensor and as an array. */
+function joinRows(
+  obs: Float32Array,
+  x: Float32Array,
+  n: number,
+): { tensor: tf.Tensor2D; values: Float32Array } {
+  const values = new Float32Array(obs.length + x.length);
+  joinRowsInto(values, obs, x, n);
+  return { tensor: tf.tensor2d(values, [n, values.length / n]), values };
+}
+
+/**
+ * Multiply-adds of one critic's forward pass below which a helper thread is not worth its
+ * messages (the probe's nets are about 0.6 M; 256×256 at batch 256, 19 M).
+ */
+const HELPER_MIN_WORK = 4e6;
+
+function joinRowsInto(out: Float32Array, obs: Float32Array, x: Float32Array, n: number): void {
+  const o = obs.length / n;
+  const k = x.length / n;
+  const w = o + k;
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < o; j++) out[r * w + j] = obs[r * o + j]!;
+    for (let j = 0; j < k; j++) out[r * w + o + j] = x[r * k + j]!;
+  }
 }
 
 /**
  * RLPD: SAC with an ensemble of LayerNorm critics, `utd` critic updates per learner step on their
  * own minibatches, symmetric online/demo sampling, and optional BC terms (LEARNER.md).
+ *
+ * The update runs hand-written forward and backward passes (networks.ts) and plain-JS Adam and
+ * Polyak (adam.ts): the same losses and gradients as tf.variableGrads of LEARNER.md's losses
+ * (test/learner/update.test.ts checks them against it), a fraction of the kernel launches. With
+ * config.threads > 1, the critics' share of each phase (targets, critic updates, dQ/da for the
+ * actor) is dealt between this thread and helper threads (critic-helper.ts); everything else,
+ * and all state, stays here, and the results do not depend on it.
  */
 export class Sac {
   readonly config: LearnerConfig;
@@ -60,19 +109,30 @@ export class Sac {
   readonly critics: Critic[];
   readonly targets: Critic[];
   readonly logAlpha: tf.Variable;
-  readonly criticOptimizer: tf.Optimizer;
-  readonly actorOptimizer: tf.Optimizer;
-  readonly alphaOptimizer: tf.Optimizer;
+  readonly criticOptimizer: Adam;
+  readonly actorOptimizer: Adam;
+  readonly alphaOptimizer: Adam;
   readonly targetEntropy: number;
   readonly rng: Random;
   /** Learner steps and actor updates done so far. */
   steps = 0;
   actorUpdates = 0;
-  readonly #lastActor: Record<string, number> = {};
+  readonly #lastActor: Partial<Record<ActorMetric, number>> = {};
   readonly #batch: Batch;
   readonly #criticVars: tf.Variable[];
+  readonly #targetVars: tf.Variable[];
+  readonly #helpers: CriticHelper[] = [];
 
-  constructor(obsDim: number, actionDim: number, config: LearnerConfig) {
+  /**
+   * `helpers` 'always' starts config.threads − 1 helper threads whatever the nets' size and
+   * backend (for tests); by default only on wasm, for nets large enough, and within the cores.
+   */
+  constructor(
+    obsDim: number,
+    actionDim: number,
+    config: LearnerConfig,
+    options: { helpers?: 'auto' | 'always' } = {},
+  ) {
     this.config = config;
     this.obsDim = obsDim;
     this.actionDim = actionDim;
@@ -91,12 +151,80 @@ export class Sac {
       t.variables.forEach((v, i) => v.assign(this.critics[e]!.variables[i]!)),
     );
     this.#criticVars = this.critics.flatMap((c) => c.variables);
-    this.logAlpha = tf.variable(tf.scalar(Math.log(config.initTemperature)), true);
-    this.criticOptimizer = tf.train.adam(config.lr);
-    this.actorOptimizer = tf.train.adam(config.lr);
-    this.alphaOptimizer = tf.train.adam(config.lr);
+    this.#targetVars = this.targets.flatMap((c) => c.variables);
+    this.logAlpha = tf.tidy(() => tf.variable(tf.scalar(Math.log(config.initTemperature)), true));
+    this.criticOptimizer = new Adam(this.#criticVars, config.lr);
+    this.actorOptimizer = new Adam(this.actor.variables, config.lr);
+    this.alphaOptimizer = new Adam([this.logAlpha], config.lr);
     this.targetEntropy = targetEntropyOf(config, actionDim);
     this.#batch = allocBatch(config.batchSize, obsDim, actionDim);
+    let dim = obsDim + actionDim;
+    const work = config.hidden.reduce((sum, h) => {
+      const macs = sum + dim * h;
+      dim = h;
+      return macs;
+    }, 0);
+    const wanted =
+      options.helpers === 'always'
+        ? config.threads - 1
+        : tf.getBackend() === 'wasm' && work * config.batchSize >= HELPER_MIN_WORK
+          ? Math.min(config.threads, availableParallelism()) - 1
+          : 0;
+    for (let k = 0; k < Math.min(wanted, config.ensembleSize); k++) {
+      this.#helpers.push(
+        new CriticHelper({
+          backend: tf.getBackend(),
+          obsDim,
+          actionDim,
+          hidden: [...config.hidden],
+          logStd: [config.logStdMin, config.logStdMax],
+        }),
+      );
+    }
+  }
+
+  /** Helper threads ready to take work (they start in the background). */
+  get helpersReady(): number {
+    return this.#helpers.filter((h) => h.ready).length;
+  }
+
+  /**
+   * Runs `local(i)` for each critic index, except that with helper threads ready, indices are
+   * dealt round-robin between this thread and the helpers (index i to thread i mod T), whose
+   * answers `remote` turns into the same result. Results come back in the order of `indices`.
+   */
+  #spread<R>(
+    indices: readonly number[],
+    nets: readonly Critic[],
+    slot: string,
+    kind: HelperKind,
+    body: {
+      input: Float32Array;
+      rows: number;
+      cols: number;
+      y?: Float64Array;
+      dq?: number;
+      from?: number;
+    },
+    local: (i: number) => R,
+    remote: (r: HelperResult) => R,
+  ): R[] {
+    const helpers = this.#helpers.filter((h) => h.ready);
+    const threads = helpers.length + 1;
+    const sent = helpers.map((helper, k) => {
+      const mine = indices.filter((i) => i % threads === k + 1);
+      if (mine.length === 0) return undefined;
+      const critics = mine.map((i): [string, Critic] => [`${slot}${i}`, nets[i]!]);
+      return { helper, mine, id: helper.post(kind, critics, body) };
+    });
+    const out = new Map<number, R>();
+    for (const i of indices) if (i % threads === 0) out.set(i, local(i));
+    for (const s of sent) {
+      if (!s) continue;
+      const answer = s.helper.wait(s.id);
+      s.mine.forEach((i, j) => out.set(i, answer ? remote(answer[j]!) : local(i)));
+    }
+    return indices.map((i) => out.get(i)!);
   }
 
   get temperature(): number {
@@ -111,21 +239,15 @@ export class Sac {
     return bcWeight * Math.max(0, 1 - this.actorUpdates / bcDecaySteps);
   }
 
-  #noise(rows: number): tf.Tensor2D {
+  /** ε ~ N(0, I) for `rows` actions, row-major, from the learner's generator. */
+  #noiseValues(rows: number): Float32Array {
     const eps = new Float32Array(rows * this.actionDim);
     for (let i = 0; i < eps.length; i++) eps[i] = this.rng.normal();
-    return tf.tensor2d(eps, [rows, this.actionDim]);
+    return eps;
   }
 
-  #tensors(b: Batch) {
-    const { size: n } = b;
-    return {
-      obs: tf.tensor2d(b.obs, [n, this.obsDim]),
-      action: tf.tensor2d(b.action, [n, this.actionDim]),
-      reward: tf.tensor1d(b.reward),
-      nextObs: tf.tensor2d(b.nextObs, [n, this.obsDim]),
-      done: tf.tensor1d(b.done),
-    };
+  #noise(rows: number): tf.Tensor2D {
+    return tf.tensor2d(this.#noiseValues(rows), [rows, this.actionDim]);
   }
 
   /** m distinct critic indices out of E, drawn with the learner's generator. */
@@ -140,167 +262,294 @@ export class Sac {
 
   /**
    * One learner step: `utd` critic updates, then (every `actorEvery` steps) one actor and one
-   * temperature update. Returns metrics when `report` is set (reading them back costs a sync).
+   * temperature update. Returns metrics when `report` is set.
    */
   update(report = false): LearnerMetrics | undefined {
     if (this.online.size + this.demo.size === 0)
       throw new Error('the learner has no data to train on');
     const c = this.config;
-    const scalars: Record<string, tf.Scalar> = {};
-    let fromOnline = 0;
-    for (let k = 0; k < c.utd; k++) {
-      fromOnline = sampleMixed(
-        this.online,
-        this.demo,
-        c.onlineRatio,
-        this.#batch,
-        this.rng,
-      ).fromOnline;
-      const last = k === c.utd - 1;
-      tf.tidy(() => {
-        const b = this.#tensors(this.#batch);
-        const alpha = tf.exp(this.logAlpha);
-        const noise = this.#noise(this.#batch.size);
+    const actorDue = (this.steps + 1) % c.actorEvery === 0;
+    const critic: Partial<Record<CriticMetric, number>> = {};
+    const actor: Partial<Record<ActorMetric, number>> = {};
+    tf.tidy(() => {
+      let fromOnline = 0;
+      let actorPass: ActorPass | undefined;
+      for (let k = 0; k < c.utd; k++) {
+        fromOnline = sampleMixed(
+          this.online,
+          this.demo,
+          c.onlineRatio,
+          this.#batch,
+          this.rng,
+        ).fromOnline;
+        const noise = this.#noiseValues(this.#batch.size);
         const subset = this.#subset();
-        // y = r·scale + shift + γ(1 − done)·(min_{i∈subset} Q̄_i(s', a') − [backup] α·log π(a'|s'))
-        const reward = tf.add(tf.mul(b.reward, c.rewardScale), c.rewardShift);
-        const next = this.actor.sample(b.nextObs, noise);
-        const nextSa = tf.concat([b.nextObs, next.action], 1);
-        let nextQ = subset
-          .map((i) => this.targets[i]!.apply(nextSa))
-          .reduce((m, q) => tf.minimum(m, q));
-        if (c.backupEntropy) nextQ = tf.sub(nextQ, tf.mul(alpha, next.logProb));
-        const y = tf.add(reward, tf.mul(tf.mul(tf.sub(1, b.done), c.gamma), nextQ));
-        const sa = tf.concat([b.obs, b.action], 1);
-        let qs: tf.Tensor1D[] = [];
-        // L = Σ_e mean((Q_e(s, a) − y)²)
-        const { value, grads } = tf.variableGrads(() => {
-          qs = this.critics.map((q) => tf.keep(q.apply(sa))); // read after the gradient scope
-          return tf.addN(qs.map((q) => tf.mean(tf.square(tf.sub(q, y))))) as tf.Scalar;
-        }, this.#criticVars);
-        const clipped = clipByGlobalNorm(grads, c.gradClip);
-        this.criticOptimizer.applyGradients(clipped.grads);
-        this.#polyak();
-        if (report && last) {
-          const stacked = tf.stack(qs);
-          const keep = (name: string, t: tf.Tensor) => (scalars[name] = tf.keep(t as tf.Scalar));
-          keep('critic_loss', value);
-          keep('q_mean', tf.mean(stacked));
-          keep('q_std', tf.mean(tf.sqrt(tf.moments(stacked, 0).variance)));
-          keep('q_max', tf.max(stacked));
-          keep('q_abs_mean', tf.mean(tf.abs(stacked)));
-          keep('td_target_mean', tf.mean(y));
-          keep('critic_grad_norm', clipped.norm);
-          keep('reward_mean', tf.mean(reward));
-          keep('reward_min', tf.min(reward));
-          keep('reward_max', tf.max(reward));
-        }
-        for (const q of qs) q.dispose();
-      });
-    }
-    this.steps++;
-    if (this.steps % c.actorEvery === 0)
-      this.#updateActor(fromOnline, report ? scalars : undefined);
+        const last = k === c.utd - 1;
+        actorPass = this.#criticStep(
+          noise,
+          subset,
+          last && actorDue,
+          report && last ? critic : undefined,
+        );
+      }
+      this.steps++;
+      if (actorPass) this.#actorStep(actorPass, fromOnline, report ? actor : undefined);
+    });
     if (!report) return undefined;
-    const read = (name: string) => {
-      const t = scalars[name];
+    const a = (name: ActorMetric) => {
       // Actor figures on a step without an actor update (actorEvery > 1): the last ones measured.
-      if (!t) return this.#lastActor[name] ?? 0;
-      const v = t.dataSync()[0]!;
-      t.dispose();
-      if (name in ACTOR_METRIC) this.#lastActor[name] = v;
+      const v = actor[name] ?? this.#lastActor[name] ?? 0;
+      this.#lastActor[name] = v;
       return v;
     };
+    const q = (name: CriticMetric) => critic[name]!;
     return {
       step: this.steps,
-      critic_loss: read('critic_loss'),
-      q_mean: read('q_mean'),
-      q_std: read('q_std'),
-      q_max: read('q_max'),
-      q_abs_mean: read('q_abs_mean'),
-      td_target_mean: read('td_target_mean'),
-      actor_loss: read('actor_loss'),
-      entropy: read('entropy'),
+      critic_loss: q('critic_loss'),
+      q_mean: q('q_mean'),
+      q_std: q('q_std'),
+      q_max: q('q_max'),
+      q_abs_mean: q('q_abs_mean'),
+      td_target_mean: q('td_target_mean'),
+      actor_loss: a('actor_loss'),
+      entropy: a('entropy'),
       temperature: this.temperature,
       target_entropy: this.targetEntropy,
-      bc_loss: read('bc_loss'),
+      bc_loss: a('bc_loss'),
       bc_weight: this.bcWeight,
-      q_term_scale: read('q_term_scale'),
-      critic_grad_norm: read('critic_grad_norm'),
-      actor_grad_norm: read('actor_grad_norm'),
-      reward_mean: read('reward_mean'),
-      reward_min: read('reward_min'),
-      reward_max: read('reward_max'),
+      q_term_scale: a('q_term_scale'),
+      critic_grad_norm: q('critic_grad_norm'),
+      actor_grad_norm: a('actor_grad_norm'),
+      reward_mean: q('reward_mean'),
+      reward_min: q('reward_min'),
+      reward_max: q('reward_max'),
       online_size: this.online.size,
       demo_size: this.demo.size,
     };
   }
 
-  /** θ̄ ← τ·θ + (1 − τ)·θ̄ for every target critic. */
-  #polyak(): void {
-    const tau = this.config.tau;
-    this.targets.forEach((target, e) => {
-      const source = this.critics[e]!.variables;
-      target.variables.forEach((v, i) =>
-        v.assign(tf.add(tf.mul(source[i]!, tau), tf.mul(v, 1 - tau))),
-      );
-    });
+  /**
+   * One critic update on the sampled batch, then the Polyak update of the targets. With
+   * `withActor`, also the actor's forward pass on the batch's obs for the actor update that
+   * follows (the actor does not change in between): a helper thread then runs the pass on next
+   * obs meanwhile.
+   */
+  #criticStep(
+    noise: Float32Array,
+    subset: number[],
+    withActor: boolean,
+    metrics: Partial<Record<CriticMetric, number>> | undefined,
+  ): ActorPass | undefined {
+    const c = this.config;
+    const b = this.#batch;
+    const n = b.size;
+    const O = this.obsDim;
+    const A = this.actionDim;
+    const alpha = Math.exp(read(this.logAlpha)[0]!);
+    // a' ~ π(·|s'), and π's pass on s for the actor update
+    let pass: ActorPass | undefined;
+    let nextHeads: Float32Array | undefined;
+    if (withActor) {
+      const helper = this.#helpers.find((h) => h.ready);
+      const id = helper?.post('heads', [['actor', this.actor]], {
+        input: b.nextObs,
+        rows: n,
+        cols: O,
+      });
+      const obs = make<tf.Rank.R2>([n, O], (out) => out.set(b.obs));
+      const tape: tf.Tensor2D[] = [];
+      pass = { obs, tape, heads: read(this.actor.heads(obs, tape)).slice() };
+      if (id !== undefined) nextHeads = helper!.wait(id)?.[0]!.values;
+    }
+    nextHeads ??= read(this.actor.heads(make([n, O], (out) => out.set(b.nextObs))));
+    const next = samplePolicy(nextHeads, 0, n, A, noise, this.actor.logStdRange);
+
+    // y = r·scale + shift + γ(1 − done)·(min_{i∈subset} Q̄_i(s', a') − [backup] α·log π(a'|s'))
+    const nextSa = joinRows(b.nextObs, next.action, n);
+    const rows = { input: nextSa.values, rows: n, cols: O + A };
+    const qs = this.#spread(
+      subset,
+      this.targets,
+      'target',
+      'target',
+      rows,
+      (i) => targetQ(this.targets[i]!, nextSa.tensor),
+      (r) => r.q!,
+    );
+    const y = new Float64Array(n);
+    const reward = new Float64Array(n);
+    for (let r = 0; r < n; r++) {
+      let min = Number.POSITIVE_INFINITY;
+      for (const q of qs) min = Math.min(min, q[r]!);
+      if (c.backupEntropy) min -= alpha * next.logProb[r]!;
+      reward[r] = b.reward[r]! * c.rewardScale + c.rewardShift;
+      y[r] = reward[r]! + (1 - b.done[r]!) * c.gamma * min;
+    }
+
+    // L = Σ_e mean((Q_e(s, a) − y)²)
+    const sa = joinRows(b.obs, b.action, n);
+    const E = this.critics.length;
+    const results = this.#spread(
+      this.critics.map((_, e) => e),
+      this.critics,
+      'critic',
+      'critic',
+      { input: sa.values, rows: n, cols: O + A, y },
+      (e) => criticGradients(this.critics[e]!, sa.tensor, y),
+      (r) => ({ q: r.q!, grads: r.grads! as Grad[] }),
+    );
+    {
+      let loss = 0;
+      for (const { q } of results) {
+        let sum = 0;
+        for (let r = 0; r < n; r++) sum += (q[r]! - y[r]!) ** 2;
+        loss += sum / n;
+      }
+      if (metrics) {
+        const qs = results.map((r) => r.q);
+        let qSum = 0;
+        let qAbs = 0;
+        let qMax = Number.NEGATIVE_INFINITY;
+        let stdSum = 0;
+        for (let r = 0; r < n; r++) {
+          let m = 0;
+          for (const q of qs) m += q[r]!;
+          m /= E;
+          let v = 0;
+          for (const q of qs) {
+            const x = q[r]!;
+            v += (x - m) * (x - m);
+            qSum += x;
+            qAbs += Math.abs(x);
+            qMax = Math.max(qMax, x);
+          }
+          stdSum += Math.sqrt(v / E);
+        }
+        metrics.q_mean = qSum / (n * E);
+        metrics.q_std = stdSum / n;
+        metrics.q_max = qMax;
+        metrics.q_abs_mean = qAbs / (n * E);
+        metrics.critic_loss = loss;
+        metrics.td_target_mean = y.reduce((s, v) => s + v, 0) / n;
+        metrics.reward_mean = reward.reduce((s, v) => s + v, 0) / n;
+        metrics.reward_min = reward.reduce((s, v) => Math.min(s, v), Number.POSITIVE_INFINITY);
+        metrics.reward_max = reward.reduce((s, v) => Math.max(s, v), Number.NEGATIVE_INFINITY);
+      }
+    }
+    const grads = results.flatMap((r) => r.grads);
+    const clip = clipping(grads, c.gradClip, metrics !== undefined);
+    if (metrics) metrics.critic_grad_norm = clip.norm;
+    this.criticOptimizer.step(grads, clip.scale);
+    polyak(this.#targetVars, this.#criticVars, c.tau);
+    return pass;
   }
 
-  #updateActor(fromOnline: number, scalars: Record<string, tf.Scalar> | undefined): void {
+  /** One actor update on the last critic update's batch, and one temperature update. */
+  #actorStep(
+    { obs, tape, heads }: ActorPass,
+    fromOnline: number,
+    metrics: Partial<Record<ActorMetric, number>> | undefined,
+  ): void {
     const c = this.config;
+    const b = this.#batch;
+    const n = b.size;
+    const O = this.obsDim;
+    const A = this.actionDim;
+    const alpha = Math.exp(read(this.logAlpha)[0]!);
+    const noise = this.#noiseValues(n);
+    const pi = samplePolicy(heads, 0, n, A, noise, this.actor.logStdRange);
     const beta = this.bcWeight;
-    const demoRows = this.#batch.size - fromOnline;
-    tf.tidy(() => {
-      const b = this.#tensors(this.#batch);
-      const alpha = tf.exp(this.logAlpha);
-      const noise = this.#noise(this.#batch.size);
-      let logProb: tf.Tensor1D | undefined;
-      let bc: tf.Scalar = tf.scalar(0);
-      let qScale: tf.Scalar = tf.scalar(1);
-      const { value, grads } = tf.variableGrads(() => {
-        const pi = this.actor.sample(b.obs, noise);
-        logProb = tf.keep(pi.logProb); // read after the gradient scope
-        let loss = tf.mean(tf.mul(alpha, pi.logProb)) as tf.Scalar;
-        if (c.actorLoss !== 'bc') {
-          const sa = tf.concat([b.obs, pi.action], 1);
-          const q = tf.div(
-            tf.addN(this.critics.map((critic) => critic.apply(sa))),
-            this.critics.length,
-          );
-          // sac: α·log π − Q; sac+bc: −Q / mean|Q|.detach() (CPQL's normalisation) + β·BC
-          if (c.actorLoss === 'sac+bc') {
-            qScale = tf.keep(
-              tf.div(1, tf.add(stopGradient(tf.mean(tf.abs(q))), 1e-6)) as tf.Scalar,
-            );
-          }
-          loss = tf.sub(loss, tf.mul(tf.mean(q), qScale));
-        }
-        if (beta > 0 && demoRows > 0) {
-          // BC on the demo rows: ‖tanh(μ(s)) − a_demo‖², summed over dims, averaged over rows
-          const mu = tf.slice(pi.meanAction, [fromOnline, 0], [demoRows, this.actionDim]);
-          const target = tf.slice(b.action, [fromOnline, 0], [demoRows, this.actionDim]);
-          bc = tf.keep(tf.mean(tf.sum(tf.square(tf.sub(mu, target)), 1)));
-          loss = tf.add(loss, tf.mul(bc, beta));
-        }
-        return loss as tf.Scalar;
-      }, this.actor.variables);
-      const clipped = clipByGlobalNorm(grads, c.gradClip);
-      this.actorOptimizer.applyGradients(clipped.grads);
-      // α loss = −log α · (log π + H̄), log π detached: gradient −(mean log π + H̄)
-      const meanLogProb = tf.mean(logProb!);
-      const alphaGrad = tf.neg(tf.add(meanLogProb, this.targetEntropy));
-      this.alphaOptimizer.applyGradients({ [this.logAlpha.name]: alphaGrad });
-      if (scalars) {
-        scalars.actor_loss = tf.keep(value);
-        scalars.entropy = tf.keep(tf.neg(meanLogProb) as tf.Scalar);
-        scalars.bc_loss = tf.keep(tf.clone(bc));
-        scalars.q_term_scale = tf.keep(tf.clone(qScale));
-        scalars.actor_grad_norm = tf.keep(clipped.norm);
+    const demoRows = n - fromOnline;
+    let meanLogProb = 0;
+    for (let r = 0; r < n; r++) meanLogProb += pi.logProb[r]!;
+    meanLogProb /= n;
+    // loss = mean(α·log π) [− mean_e Q_e(s, a)·qScale] [+ β·BC]
+    let loss = alpha * meanLogProb;
+    let qScale = 1;
+    let dAction: Float32Array | undefined;
+    if (c.actorLoss !== 'bc') {
+      // With dL/dQ_e = −1/(E·n) for every row; the Q term's scale is applied after (sac+bc's
+      // depends on Q itself), so that the critics' passes need no second round.
+      const sa = joinRows(b.obs, pi.action, n);
+      const E = this.critics.length;
+      const results = this.#spread(
+        this.critics.map((_, e) => e),
+        this.critics,
+        'critic',
+        'input',
+        { input: sa.values, rows: n, cols: O + A, dq: -1 / (E * n), from: O },
+        (e) => inputGradient(this.critics[e]!, sa.tensor, -1 / (E * n), O),
+        (r) => ({ q: r.q!, dInput: r.dInput! }),
+      );
+      let qMean = 0;
+      let qAbs = 0;
+      for (let r = 0; r < n; r++) {
+        let m = 0;
+        for (const { q } of results) m += q[r]!;
+        m /= E;
+        qMean += m;
+        qAbs += Math.abs(m);
       }
-      for (const t of [logProb!, bc, qScale]) t.dispose();
-    });
+      qMean /= n;
+      qAbs /= n;
+      // sac: −mean Q; sac+bc: −mean Q / mean|Q|.detach() (CPQL's normalisation)
+      if (c.actorLoss === 'sac+bc') qScale = 1 / (qAbs + 1e-6);
+      loss -= qMean * qScale;
+      dAction = new Float32Array(n * A);
+      for (const { dInput } of results) {
+        for (let k = 0; k < dAction.length; k++) dAction[k] = dAction[k]! + dInput[k]!;
+      }
+      if (qScale !== 1) for (let k = 0; k < dAction.length; k++) dAction[k] = dAction[k]! * qScale;
+    }
+    // BC on the demo rows: ‖tanh(μ(s)) − a_demo‖², summed over dims, averaged over rows
+    let bc = 0;
+    let dMeanAction: Float32Array | undefined;
+    if (beta > 0 && demoRows > 0) {
+      dMeanAction = new Float32Array(n * A);
+      for (let r = fromOnline; r < n; r++) {
+        for (let j = 0; j < A; j++) {
+          const d = pi.meanAction[r * A + j]! - b.action[r * A + j]!;
+          bc += d * d;
+          dMeanAction[r * A + j] = (beta * 2 * d) / demoRows;
+        }
+      }
+      bc /= demoRows;
+      loss += beta * bc;
+    }
+    const dHeads = policyBackward(pi, dAction, alpha / n, dMeanAction);
+    const grads = this.actor.backward(obs, tape, dHeads, this.#offload());
+    const clip = clipping(grads, c.gradClip, metrics !== undefined);
+    this.actorOptimizer.step(grads, clip.scale);
+    // α loss = −log α · (log π + H̄), log π detached: gradient −(mean log π + H̄)
+    const alphaGrad = -(meanLogProb + this.targetEntropy);
+    this.alphaOptimizer.step([{ values: Float32Array.of(alphaGrad), scale: 1 }]);
     this.actorUpdates++;
+    if (metrics) {
+      metrics.actor_loss = loss;
+      metrics.entropy = -meanLogProb;
+      metrics.bc_loss = bc;
+      metrics.q_term_scale = qScale;
+      metrics.actor_grad_norm = clip.norm;
+    }
+  }
+
+  /** Sends the actor's hidden-layer weight gradients to a helper thread, when one is ready. */
+  #offload(): WeightGradientOffload | undefined {
+    const helper = this.#helpers.find((h) => h.ready);
+    if (!helper) return undefined;
+    return (x, dy) => {
+      const [rows, cols] = x.shape;
+      const input = read(x).slice();
+      const other = read(dy).slice();
+      const id = helper.post('product', [], { input, rows, cols, other, otherCols: dy.shape[1] }, [
+        input.buffer,
+        other.buffer,
+      ]);
+      return () => {
+        const values = helper.wait(id)?.[0]!.values;
+        return values ? { values, scale: 1 } : { tensor: weightGradient(x, dy), scale: 1 };
+      };
+    };
   }
 
   /** Actions for a batch of observations [n, obsDim]: the mean action, or a sample. */
@@ -316,15 +565,17 @@ export class Sac {
   }
 
   dispose(): void {
-    for (const v of [
-      ...this.actor.variables,
-      ...this.#criticVars,
-      ...this.targets.flatMap((t) => t.variables),
-      this.logAlpha,
-    ])
-      v.dispose();
-    this.criticOptimizer.dispose();
-    this.actorOptimizer.dispose();
-    this.alphaOptimizer.dispose();
+    for (const helper of this.#helpers) helper.terminate();
+    for (const net of [this.actor, ...this.critics, ...this.targets]) net.dispose();
+    this.logAlpha.dispose();
   }
+}
+
+/** The actor's forward pass on the batch's obs, done ahead for the actor update. */
+interface ActorPass {
+  obs: tf.Tensor2D;
+  /** Hidden layers' outputs. */
+  tape: tf.Tensor2D[];
+  /** The heads' outputs [n, 2·A]. */
+  heads: Float32Array;
 }
