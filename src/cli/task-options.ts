@@ -1,4 +1,13 @@
+import { isTaskName, UnknownTaskError } from '../robots/index.ts';
+import type { TaskName } from '../protocol/index.ts';
 import { UsageError } from './args.ts';
+
+/** The --task flag: required, and one of the tasks that exist. */
+export function taskFlag(value: string | undefined): TaskName {
+  if (value === undefined) throw new UsageError('--task is required (sim/panda-lift or probe)');
+  if (!isTaskName(value)) throw new UnknownTaskError(value);
+  return value;
+}
 
 /** Help text for the task-option flags shared by the commands that build a task. */
 export const taskOptionFlags = `Task options (each task takes its own; defaults are printed at start):

@@ -1,7 +1,7 @@
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
 import { type LearnerLink, packTransitions } from '../learner/link.ts';
 import type { PolicyRunner } from '../learner/policy.ts';
-import type { Robot } from '../robots/index.ts';
+import type { Robot, StepResult } from '../robots/index.ts';
 import type { Recorder } from '../store/index.ts';
 import { Random } from '../util/random.ts';
 
@@ -86,19 +86,16 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
       ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
       : policy.act(obs, rng);
     const result = robot.step(action);
-    recorder.record(episode, {
-      index: run.steps,
-      t: run.steps / spec.rateHz,
+    recordPolicyStep(
+      recorder,
+      episode,
+      run.steps,
+      spec.rateHz,
       obs,
       action,
-      proposed: action,
-      reward: result.reward,
-      done: result.done,
-      truncated: result.truncated,
-      source: 'policy',
-      intervened: false,
-      policyVersion: policy.version,
-    });
+      result,
+      policy.version,
+    );
     link.add(
       'online',
       packTransitions(
@@ -130,6 +127,32 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   end(episode, { ...run, outcome: 'interrupted' }, obs);
   if (opts.envSteps % opts.evalEvery !== 0 && policy.ready) evaluate(opts.envSteps);
   return results;
+}
+
+/** Records a step the policy drove: the executed action is its proposal. */
+function recordPolicyStep(
+  recorder: Recorder,
+  episodeId: number,
+  index: number,
+  rateHz: number,
+  obs: Float64Array,
+  action: Float32Array,
+  result: StepResult,
+  policyVersion: number,
+): void {
+  recorder.record(episodeId, {
+    index,
+    t: index / rateHz,
+    obs,
+    action,
+    proposed: action,
+    reward: result.reward,
+    done: result.done,
+    truncated: result.truncated,
+    source: 'policy',
+    intervened: false,
+    policyVersion,
+  });
 }
 
 export interface EvaluateOptions {
@@ -169,19 +192,7 @@ export function evaluatePolicy(opts: EvaluateOptions): EvalResult {
     for (; t < spec.maxSteps; t++) {
       const action = policy.act(obs);
       const result = robot.step(action);
-      recorder.record(id, {
-        index: t,
-        t: t / spec.rateHz,
-        obs,
-        action,
-        proposed: action,
-        reward: result.reward,
-        done: result.done,
-        truncated: result.truncated,
-        source: 'policy',
-        intervened: false,
-        policyVersion: policy.version,
-      });
+      recordPolicyStep(recorder, id, t, spec.rateHz, obs, action, result, policy.version);
       total += result.reward;
       obs = result.obs;
       if (result.done) outcome = result.info.success ? 'success' : 'failure';

@@ -1,11 +1,11 @@
 import { TaskConfig, type RunConfig } from '../../protocol/index.ts';
-import { createExpert, createRobot, isTaskName, UnknownTaskError } from '../../robots/index.ts';
+import { createExpert, createRobot } from '../../robots/index.ts';
 import { Recorder } from '../../store/index.ts';
 import { recordEpisodes } from '../../studio/record.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { codeVersion, dbPathFrom, openStore } from '../common.ts';
 import { ProgressBar } from '../progress.ts';
-import { taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
+import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
 const usage = `
 Usage: tandem record --task TASK [options]
@@ -42,9 +42,7 @@ export const record: Command = {
     );
     if (!args) return;
     const { values } = args;
-    if (values.task === undefined)
-      throw new UsageError('--task is required (sim/panda-lift or probe)');
-    if (!isTaskName(values.task)) throw new UnknownTaskError(values.task);
+    const taskName = taskFlag(values.task);
     const operator = values.operator ?? 'scripted';
     if (operator !== 'scripted') {
       throw new UsageError(
@@ -57,7 +55,7 @@ export const record: Command = {
     }
     const episodes = intFlag('episodes', values.episodes, 10, 1);
     const seed = intFlag('seed', values.seed, 0);
-    const task = TaskConfig.parse({ task: values.task, options: taskOptionsFrom.parse(values) });
+    const task = TaskConfig.parse({ task: taskName, options: taskOptionsFrom.parse(values) });
     const config: RunConfig = { command: 'record', task, operator, episodes, seed };
 
     const dbPath = dbPathFrom(values.db);

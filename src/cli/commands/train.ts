@@ -5,14 +5,14 @@ import { LearnerLink, packTransitions } from '../../learner/link.ts';
 import { PolicyRunner } from '../../learner/policy.ts';
 import { LEARNER_PRESETS } from '../../learner/presets.ts';
 import { TaskConfig, type RunConfig } from '../../protocol/index.ts';
-import { createRobot, isTaskName, UnknownTaskError } from '../../robots/index.ts';
+import { createRobot } from '../../robots/index.ts';
 import { Recorder, Store } from '../../store/index.ts';
 import { LearnerMonitor } from '../../studio/learner-monitor.ts';
 import { trainOnline } from '../../studio/train.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { codeVersion, dbPathFrom, openStore } from '../common.ts';
 import { ProgressBar } from '../progress.ts';
-import { taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
+import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
 const usage = `
 Usage: tandem train --task TASK [options]
@@ -110,13 +110,11 @@ export const train: Command = {
     );
     if (!args) return;
     const { values } = args;
-    if (values.task === undefined)
-      throw new UsageError('--task is required (sim/panda-lift or probe)');
-    if (!isTaskName(values.task)) throw new UnknownTaskError(values.task);
+    const taskName = taskFlag(values.task);
     if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
       throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
     }
-    const defaults = TASK_DEFAULTS[values.task];
+    const defaults = TASK_DEFAULTS[taskName];
     const seed = intFlag('seed', values.seed, 0);
     const envSteps = intFlag('env-steps', values['env-steps'], defaults.envSteps, 1);
     const randomSteps = intFlag(
@@ -131,7 +129,7 @@ export const train: Command = {
       defaults.evalEpisodes,
       1,
     );
-    const task = TaskConfig.parse({ task: values.task, options: taskOptionsFrom.parse(values) });
+    const task = TaskConfig.parse({ task: taskName, options: taskOptionsFrom.parse(values) });
     const learner = LearnerConfig.parse({
       ...LEARNER_PRESETS[task.task],
       seed,
