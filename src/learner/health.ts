@@ -1,44 +1,24 @@
 import type { HealthAlert, HealthPathology } from '../protocol/index.ts';
+import type { UpdateMetrics } from './sac.ts';
+
+type BcTerms = 'bc_loss' | 'bc_weight' | 'q_term_scale';
 
 /**
- * One metrics record of the learner, emitted every N learner steps. Any value may be NaN or
- * ±Infinity (a diverged run); the optional ones are absent when the loss in use has no such term.
+ * One metrics record: a learner step's metrics plus what the training loop knows (env steps,
+ * rates, probes). Any value may be NaN or ±Infinity (a diverged run); the optional ones are absent
+ * when the loss in use has no such term.
  */
-export interface LearnerMetrics {
-  /** Learner steps so far. */
-  step: number;
-  /** Environment steps so far. */
-  envSteps: number;
-  critic_loss: number;
-  q_mean: number;
-  /** Spread of Q over the critic ensemble. */
-  q_std: number;
-  q_max: number;
-  q_abs_mean: number;
-  td_target_mean: number;
-  actor_loss: number;
-  entropy: number;
-  temperature: number;
-  target_entropy: number;
-  bc_loss?: number;
-  bc_weight?: number;
-  /** λ of the actor's Q term: c/mean|Q| (TD3+BC style) or 1/mean|Q| (CPQL's normaliser). */
-  q_term_scale?: number;
-  critic_grad_norm: number;
-  actor_grad_norm: number;
-  /** Rewards of the sampled batch, after scale and shift. */
-  reward_mean: number;
-  reward_min: number;
-  reward_max: number;
-  /** Mean reward the task paid for uniformly random actions (a probe run at the start), if known. */
-  random_reward_mean?: number;
-  /** Only for advantage-weighted actor losses. */
-  adv_weight_mean?: number;
-  adv_weight_max?: number;
-  updates_per_s: number;
-  online_size: number;
-  demo_size: number;
-}
+export type LearnerMetrics = Omit<UpdateMetrics, BcTerms> &
+  Partial<Pick<UpdateMetrics, BcTerms>> & {
+    /** Environment steps so far. */
+    envSteps: number;
+    updates_per_s: number;
+    /** Mean reward the task paid for uniformly random actions (a probe run at the start), if known. */
+    random_reward_mean?: number;
+    /** Only for advantage-weighted actor losses. */
+    adv_weight_mean?: number;
+    adv_weight_max?: number;
+  };
 
 /** What the monitor knows about the run besides its metrics. */
 export interface HealthContext {

@@ -17,7 +17,8 @@ import {
 } from './networks.ts';
 
 /** What one learner step reports (when asked to); names are the metric names stored in SQLite. */
-export interface LearnerMetrics {
+/** What one learner step reports; the health monitor reads it with the loop's figures added. */
+export interface UpdateMetrics {
   step: number;
   critic_loss: number;
   q_mean: number;
@@ -264,7 +265,7 @@ export class Sac {
    * One learner step: `utd` critic updates, then (every `actorEvery` steps) one actor and one
    * temperature update. Returns metrics when `report` is set.
    */
-  update(report = false): LearnerMetrics | undefined {
+  update(report = false): UpdateMetrics | undefined {
     if (this.online.size + this.demo.size === 0)
       throw new Error('the learner has no data to train on');
     const c = this.config;

@@ -12,7 +12,7 @@ import {
   restoreCheckpoint,
 } from '../../src/learner/checkpoint.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
-import { type LearnerMetrics, Sac } from '../../src/learner/sac.ts';
+import { type UpdateMetrics, Sac } from '../../src/learner/sac.ts';
 import { Store } from '../../src/store/index.ts';
 import { Random } from '../../src/util/random.ts';
 import { createTestRun, tempDir } from '../store/helpers.ts';
@@ -88,11 +88,11 @@ function maxDiff(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[
   return max;
 }
 
-function metricDiffs(a: LearnerMetrics, b: LearnerMetrics): Record<string, number> {
+function metricDiffs(a: UpdateMetrics, b: UpdateMetrics): Record<string, number> {
   return Object.fromEntries(
     Object.keys(a).map((k) => {
-      const x = a[k as keyof LearnerMetrics];
-      const y = b[k as keyof LearnerMetrics];
+      const x = a[k as keyof UpdateMetrics];
+      const y = b[k as keyof UpdateMetrics];
       return [
         k,
         Number.isNaN(x) && Number.isNaN(y) ? 0 : Math.abs(x - y) / Math.max(1, Math.abs(x)),
