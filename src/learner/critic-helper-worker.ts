@@ -2,14 +2,24 @@ import { workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../util/random.ts';
 import { type BackendName, chooseBackend } from './backend.ts';
-import type { HelperInit, HelperMessage, HelperRequest, HelperResult } from './critic-helper.ts';
+import {
+  CLAIMS,
+  HELPER,
+  type HelperInit,
+  type HelperMessage,
+  type HelperRequest,
+  type HelperResult,
+  OPEN,
+} from './critic-helper.ts';
 import { criticGradients, gradValues, inputGradient, targetQ } from './critic-work.ts';
 import { read } from './heap.ts';
 import { Actor, Critic, weightGradient } from './networks.ts';
 
 // The helper thread of critic-helper.ts: answers requests in order, one at a time.
-const { backend, obsDim, actionDim, hidden, logStd, port, signal } = workerData as HelperInit;
+const { backend, obsDim, actionDim, hidden, logStd, port, signal, claims } =
+  workerData as HelperInit;
 const counter = new Int32Array(signal);
+const claim = new Int32Array(claims);
 const nets = new Map<string, Critic | Actor>();
 
 function send(message: HelperMessage, transfer: ArrayBuffer[] = []): void {
@@ -45,8 +55,8 @@ function answer(request: HelperRequest): HelperResult[] {
       results = [{ values: read(weightGradient(input, dy)).slice() }];
       return;
     }
-    results = request.items.map(({ slot, weights }): HelperResult => {
-      const c = net(slot, weights);
+    results = request.items.map(({ slot }): HelperResult => {
+      const c = net(slot, undefined);
       if (c instanceof Actor) return { values: read(c.heads(input)).slice() };
       switch (request.kind) {
         case 'target':
@@ -69,6 +79,9 @@ try {
   await chooseBackend(backend as BackendName);
   port.on('message', (request: HelperRequest) => {
     try {
+      // The weights first, even for a request the learner took back: it counts them as sent.
+      for (const { slot, weights } of request.items) if (weights) net(slot, weights);
+      if (Atomics.compareExchange(claim, request.id % CLAIMS, OPEN, HELPER) !== OPEN) return;
       const results = answer(request);
       const transfer = results.flatMap((r) => [
         ...(r.q ? [r.q.buffer as ArrayBuffer] : []),

@@ -17,12 +17,21 @@ import { read } from './heap.ts';
  * wherever it was computed. Requests go
  * out by message; the learner then waits for the answer synchronously (update() is synchronous):
  * the helper bumps a shared counter after each answer, the learner sleeps on it with Atomics.wait
- * and takes the answer with receiveMessageOnPort. A helper that fails, or does not answer within
- * a minute, is dropped and its share computed locally from then on.
+ * and takes the answer with receiveMessageOnPort. Each request has a claim in shared memory that
+ * the helper takes when it starts on it: the learner, done with its own share, takes back (steals)
+ * the requests not started yet, so a helper slowed by a busy core costs little. A helper that
+ * fails, or does not answer within a minute, is dropped and its share computed locally from then
+ * on.
  */
 
 const ENTRY = new URL('./critic-helper-entry.js', import.meta.url);
 const ANSWER_TIMEOUT_MS = 60_000;
+/** Claims are kept for the last CLAIMS request ids (a ring; far more than are ever pending). */
+export const CLAIMS = 256;
+/** A claim: nobody yet, the helper, the learner. */
+export const OPEN = 0;
+export const HELPER = 1;
+const LEARNER = 2;
 
 export type HelperKind = 'target' | 'critic' | 'input' | 'heads' | 'product';
 
@@ -72,24 +81,31 @@ export interface HelperInit {
   logStd: [number, number];
   port: MessagePort;
   signal: SharedArrayBuffer;
+  claims: SharedArrayBuffer;
 }
 
 export class CriticHelper {
   readonly #worker: Worker;
   readonly #port: MessagePort;
   readonly #signal: Int32Array;
+  readonly #claims: Int32Array;
   #state: 'starting' | 'ready' | 'dead' = 'starting';
   #nextId = 1;
   /** Per slot, the variables' data as last sent (a variable's dataId changes on every assign). */
   readonly #sent = new Map<string, unknown[]>();
+  /** Answers received while waiting for another. */
+  readonly #answers = new Map<number, Extract<HelperMessage, { id: number }>>();
+  #answeredCount = 0;
 
-  constructor(nets: Omit<HelperInit, 'port' | 'signal'>) {
+  constructor(nets: Omit<HelperInit, 'port' | 'signal' | 'claims'>) {
     const { port1, port2 } = new MessageChannel();
     this.#signal = new Int32Array(new SharedArrayBuffer(4));
+    this.#claims = new Int32Array(new SharedArrayBuffer(4 * CLAIMS));
     const init: HelperInit = {
       ...nets,
       port: port2,
       signal: this.#signal.buffer as SharedArrayBuffer,
+      claims: this.#claims.buffer as SharedArrayBuffer,
     };
     this.#worker = new Worker(ENTRY, { workerData: init, transferList: [port2] });
     this.#worker.unref();
@@ -130,21 +146,38 @@ export class CriticHelper {
       return { slot, weights };
     });
     const request: HelperRequest = { id, kind, items, ...body };
+    Atomics.store(this.#claims, id % CLAIMS, OPEN);
     this.#port.postMessage(request, transfer);
     return id;
+  }
+
+  /**
+   * Takes request `id` back if the helper has not started on it: true means it will not answer
+   * and the caller computes the work itself (the helper still takes the weights it brought).
+   */
+  steal(id: number): boolean {
+    return Atomics.compareExchange(this.#claims, id % CLAIMS, OPEN, LEARNER) === OPEN;
   }
 
   /** The answer to request `id`, or undefined if the helper failed (then it is dropped). */
   wait(id: number): HelperResult[] | undefined {
     const deadline = Date.now() + ANSWER_TIMEOUT_MS;
     while (this.#state !== 'dead') {
-      const seen = Atomics.load(this.#signal, 0);
-      const m = receiveMessageOnPort(this.#port)?.message as HelperMessage | undefined;
-      if (m && 'id' in m && m.id === id) {
-        if ('results' in m) return m.results;
+      const early = this.#answers.get(id);
+      if (early) {
+        this.#answers.delete(id);
+        if ('results' in early) {
+          this.#answeredCount++;
+          return early.results;
+        }
         break;
       }
-      if (m) continue; // an answer to a request abandoned earlier
+      const seen = Atomics.load(this.#signal, 0);
+      const m = receiveMessageOnPort(this.#port)?.message as HelperMessage | undefined;
+      if (m && 'id' in m) {
+        this.#answers.set(m.id, m); // answers come in request order, not in waiting order
+        continue;
+      }
       if (Date.now() > deadline) break;
       Atomics.wait(this.#signal, 0, seen, 1000);
     }
@@ -152,9 +185,15 @@ export class CriticHelper {
     return undefined;
   }
 
+  /** Requests answered so far (counted by `wait`); for tests and benches. */
+  get answered(): number {
+    return this.#answeredCount;
+  }
+
   #drop(): void {
     this.#state = 'dead';
     this.#sent.clear();
+    this.#answers.clear();
     void this.#worker.terminate();
   }
 

@@ -4,7 +4,12 @@ import { Random } from '../util/random.ts';
 import { allocBatch, type Batch, ReplayBuffer, sampleMixed } from './buffer.ts';
 import { type LearnerConfig, targetEntropyOf } from './config.ts';
 import { Adam, type Grad, polyak, sumOfSquares } from './adam.ts';
-import { CriticHelper, type HelperKind, type HelperResult } from './critic-helper.ts';
+import {
+  CriticHelper,
+  type HelperKind,
+  type HelperRequest,
+  type HelperResult,
+} from './critic-helper.ts';
 import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
 import { make, read } from './heap.ts';
 import {
@@ -123,18 +128,23 @@ export class Sac {
   readonly #criticVars: tf.Variable[];
   readonly #targetVars: tf.Variable[];
   readonly #helpers: CriticHelper[] = [];
+  /** Whether this thread takes back helper work not started yet (off only in tests). */
+  readonly #steal: boolean;
 
   /**
    * `helpers` 'always' starts config.threads − 1 helper threads whatever the nets' size and
    * backend (for tests); by default only on wasm, for nets large enough, and within the cores.
+   * `steal` false leaves every request sent to a helper to it (tests: small nets' work is
+   * otherwise done here before a helper has even seen it).
    */
   constructor(
     obsDim: number,
     actionDim: number,
     config: LearnerConfig,
-    options: { helpers?: 'auto' | 'always' } = {},
+    options: { helpers?: 'auto' | 'always'; steal?: boolean } = {},
   ) {
     this.config = config;
+    this.#steal = options.steal ?? true;
     this.obsDim = obsDim;
     this.actionDim = actionDim;
     this.rng = new Random(config.seed);
@@ -189,41 +199,44 @@ export class Sac {
     return this.#helpers.filter((h) => h.ready).length;
   }
 
+  /** Requests the helper threads have answered so far. */
+  get helperAnswers(): number {
+    return this.#helpers.reduce((sum, h) => sum + h.answered, 0);
+  }
+
   /**
-   * Runs `local(i)` for each critic index, except that with helper threads ready, indices are
-   * dealt round-robin between this thread and the helpers (index i to thread i mod T), whose
-   * answers `remote` turns into the same result. Results come back in the order of `indices`.
+   * Runs `local(i)` for each critic index, except that with helper threads ready, index i goes
+   * to thread i mod T (0 is this one; one request per index), and what a helper answers `remote`
+   * turns into the same result. This thread, done with its own indices, steals back the requests
+   * a helper has not started. Results come back in the order of `indices`.
    */
   #spread<R>(
     indices: readonly number[],
     nets: readonly Critic[],
     slot: string,
     kind: HelperKind,
-    body: {
-      input: Float32Array;
-      rows: number;
-      cols: number;
-      y?: Float64Array;
-      dq?: number;
-      from?: number;
-    },
+    body: Omit<HelperRequest, 'id' | 'kind' | 'items'>,
     local: (i: number) => R,
     remote: (r: HelperResult) => R,
   ): R[] {
     const helpers = this.#helpers.filter((h) => h.ready);
     const threads = helpers.length + 1;
-    const sent = helpers.map((helper, k) => {
-      const mine = indices.filter((i) => i % threads === k + 1);
-      if (mine.length === 0) return undefined;
-      const critics = mine.map((i): [string, Critic] => [`${slot}${i}`, nets[i]!]);
-      return { helper, mine, id: helper.post(kind, critics, body) };
-    });
+    const sent = indices
+      .filter((i) => i % threads !== 0)
+      .map((i) => {
+        const helper = helpers[(i % threads) - 1]!;
+        return { i, helper, id: helper.post(kind, [[`${slot}${i}`, nets[i]!]], body) };
+      });
     const out = new Map<number, R>();
     for (const i of indices) if (i % threads === 0) out.set(i, local(i));
-    for (const s of sent) {
-      if (!s) continue;
+    const waiting = [];
+    for (const s of [...sent].reverse()) {
+      if (this.#steal && s.helper.steal(s.id)) out.set(s.i, local(s.i));
+      else waiting.unshift(s);
+    }
+    for (const s of waiting) {
       const answer = s.helper.wait(s.id);
-      s.mine.forEach((i, j) => out.set(i, answer ? remote(answer[j]!) : local(i)));
+      out.set(s.i, answer ? remote(answer[0]!) : local(s.i));
     }
     return indices.map((i) => out.get(i)!);
   }
@@ -360,7 +373,8 @@ export class Sac {
       const obs = make<tf.Rank.R2>([n, O], (out) => out.set(b.obs));
       const tape: tf.Tensor2D[] = [];
       pass = { obs, tape, heads: read(this.actor.heads(obs, tape)).slice() };
-      if (id !== undefined) nextHeads = helper!.wait(id)?.[0]!.values;
+      if (id !== undefined && !(this.#steal && helper!.steal(id)))
+        nextHeads = helper!.wait(id)?.[0]!.values;
     }
     nextHeads ??= read(this.actor.heads(make([n, O], (out) => out.set(b.nextObs))));
     const next = samplePolicy(nextHeads, 0, n, A, noise, this.actor.logStdRange);
@@ -547,7 +561,7 @@ export class Sac {
         other.buffer,
       ]);
       return () => {
-        const values = helper.wait(id)?.[0]!.values;
+        const values = this.#steal && helper.steal(id) ? undefined : helper.wait(id)?.[0]!.values;
         return values ? { values, scale: 1 } : { tensor: weightGradient(x, dy), scale: 1 };
       };
     };
