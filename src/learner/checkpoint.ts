@@ -639,12 +639,20 @@ export async function loadLearner(
         : `there is no checkpoint ${from.checkpointId} in ${store.path}`,
     );
   }
-  const parsed = parseCheckpoint(row.payload);
-  if (!sameJson(row.meta, parsed.meta)) {
+  if (!sameJson(row.meta, parseCheckpoint(row.payload).meta)) {
     throw new CheckpointError(
       `checkpoint ${row.id}: its meta does not match the meta inside its payload`,
     );
   }
+  return learnerFromPayload(row.payload);
+}
+
+/**
+ * A learner built with a checkpoint payload's dims and config and restored from it (replay
+ * buffers empty: refill them, then call `checkBuffers`).
+ */
+export async function learnerFromPayload(payload: Uint8Array): Promise<Sac> {
+  const parsed = parseCheckpoint(payload);
   const sac = new Sac(parsed.meta.obsDim, parsed.meta.actionDim, configOf(parsed.meta));
   try {
     await restoreParsed(sac, parsed);

@@ -1,6 +1,12 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from './backend.ts';
-import { FromWorker, type PolicyWeights, type ToWorker, type TransitionBatch } from './messages.ts';
+import {
+  FreeRunOptions,
+  FromWorker,
+  type PolicyWeights,
+  type ToWorker,
+  type TransitionBatch,
+} from './messages.ts';
 
 export interface LearnerLinkOptions {
   obsDim: number;
@@ -9,26 +15,45 @@ export interface LearnerLinkOptions {
   config: Record<string, unknown>;
   backend?: BackendName;
   metricsEvery?: number;
+  /** A checkpoint payload to continue from (its config wins over `config`). */
+  checkpoint?: Uint8Array;
   onMetrics?: (metrics: Record<string, number>) => void;
+  /** Weights published while free-running (`run`). */
+  onWeights?: (weights: PolicyWeights) => void;
 }
+
+/** A learner checkpoint as the worker sends it: store it with `Store.saveCheckpoint`. */
+export interface WorkerCheckpoint {
+  steps: number;
+  meta: Record<string, unknown>;
+  payload: Uint8Array;
+}
+
+type Reply = Exclude<FromWorker, { type: 'ready' | 'metrics' | 'weights' | 'error' }>;
 
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
 /**
  * The control side's handle on the learner worker. Sending never blocks: transitions are packed
- * and transferred; `train` resolves with fresh actor weights once the worker has done its steps.
+ * and transferred. Lock-step: `train` resolves with fresh actor weights once the worker has done
+ * its steps. Free-running: `run` lets the worker train continuously and publish weights to
+ * `onWeights`; `backlog` is the back-pressure gauge.
  */
 export class LearnerLink {
   readonly #worker: Worker;
   readonly #pending = new Map<
     number,
-    { resolve: (w: PolicyWeights) => void; reject: (e: Error) => void }
+    { resolve: (r: Reply) => void; reject: (e: Error) => void }
   >();
   #nextId = 0;
   #failure: Error | undefined;
+  #sent = 0;
+  #received = 0;
   /** Which backend runs and why the better ones did not (set once ready). */
   backend = '';
   config: Record<string, unknown> = {};
+  /** The learner step the worker started from (non-zero when restored from a checkpoint). */
+  startSteps = 0;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -42,18 +67,37 @@ export class LearnerLink {
         if (!parsed.success)
           return link.#fail(new Error('the learner worker sent a malformed message'));
         const m = parsed.data;
-        if (m.type === 'ready') {
-          link.backend = m.backend;
-          link.config = m.config;
-          resolve();
-        } else if (m.type === 'metrics') opts.onMetrics?.(m.metrics);
-        else if (m.type === 'trained') {
-          link.#pending.get(m.id)?.resolve(m.weights);
-          link.#pending.delete(m.id);
-        } else {
-          const err = new Error(`learner: ${m.message}`);
-          reject(err);
-          link.#fail(err);
+        switch (m.type) {
+          case 'ready':
+            link.backend = m.backend;
+            link.config = m.config;
+            link.startSteps = m.steps;
+            resolve();
+            return;
+          case 'metrics':
+            if (m.metrics.transitions_received !== undefined)
+              link.#received = Math.max(link.#received, m.metrics.transitions_received);
+            opts.onMetrics?.(m.metrics);
+            return;
+          case 'weights':
+            link.#received = Math.max(link.#received, m.received);
+            opts.onWeights?.(m.weights);
+            return;
+          case 'error': {
+            const err = new Error(`learner: ${m.message}`);
+            const request = m.id === undefined ? undefined : link.#pending.get(m.id);
+            if (request) {
+              link.#pending.delete(m.id!);
+              request.reject(err);
+              return;
+            }
+            reject(err);
+            link.#fail(err);
+            return;
+          }
+          default:
+            link.#pending.get(m.id)?.resolve(m);
+            link.#pending.delete(m.id);
         }
       });
       link.#worker.on('error', (err) => {
@@ -61,14 +105,19 @@ export class LearnerLink {
         link.#fail(err);
       });
     });
-    link.#post({
-      type: 'init',
-      obsDim: opts.obsDim,
-      actionDim: opts.actionDim,
-      config: opts.config,
-      metricsEvery: opts.metricsEvery ?? 10,
-      ...(opts.backend ? { backend: opts.backend } : {}),
-    });
+    const checkpoint = opts.checkpoint ? new Uint8Array(opts.checkpoint) : undefined;
+    link.#post(
+      {
+        type: 'init',
+        obsDim: opts.obsDim,
+        actionDim: opts.actionDim,
+        config: opts.config,
+        metricsEvery: opts.metricsEvery ?? 10,
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        ...(checkpoint ? { checkpoint } : {}),
+      },
+      checkpoint ? [checkpoint.buffer] : [],
+    );
     try {
       await ready;
     } catch (err) {
@@ -89,26 +138,74 @@ export class LearnerLink {
     this.#worker.postMessage(message, transfer);
   }
 
+  /** Sends a request and resolves with the worker's answer to it (of the expected type). */
+  #request<T extends Reply['type']>(
+    expect: T,
+    message: (id: number) => ToWorker,
+  ): Promise<Extract<Reply, { type: T }>> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, {
+        resolve: (r) =>
+          r.type === expect
+            ? resolve(r as Extract<Reply, { type: T }>)
+            : reject(new Error(`learner: answered ${r.type} to a ${expect} request`)),
+        reject,
+      });
+      try {
+        this.#post(message(id));
+      } catch (err) {
+        this.#pending.delete(id);
+        reject(err as Error);
+      }
+    });
+  }
+
   /** Hands a packed batch to the worker (its buffers are transferred: do not reuse them). */
   add(buffer: 'online' | 'demo', batch: TransitionBatch): void {
     const buffers = [batch.obs, batch.action, batch.reward, batch.nextObs, batch.done].map(
       (a) => a.buffer as ArrayBuffer,
     );
     this.#post({ type: 'add', buffer, batch }, buffers);
+    this.#sent += batch.count;
+  }
+
+  /**
+   * Transitions sent that the worker had not taken in at its last report: grows when the
+   * learner falls behind the control loop (free-running; reports come with weights and metrics).
+   */
+  get backlog(): number {
+    return this.#sent - this.#received;
   }
 
   /** Runs `steps` learner steps in the worker; resolves with the actor's weights after them. */
-  train(steps: number): Promise<PolicyWeights> {
-    const id = this.#nextId++;
-    return new Promise((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      try {
-        this.#post({ type: 'train', id, steps });
-      } catch (err) {
-        this.#pending.delete(id);
-        reject(err as Error);
-      }
-    });
+  async train(steps: number): Promise<PolicyWeights> {
+    const answer = await this.#request('trained', (id) => ({ type: 'train', id, steps }));
+    return answer.weights;
+  }
+
+  /** Free-running: the worker trains continuously and publishes weights to `onWeights`. */
+  run(options: Partial<FreeRunOptions> = {}): void {
+    this.#post({ type: 'run', options: FreeRunOptions.parse(options) });
+  }
+
+  /** Stops free-running; resolves with the learner step it stopped at. */
+  async pause(): Promise<number> {
+    return (await this.#request('paused', (id) => ({ type: 'pause', id }))).steps;
+  }
+
+  /** The learner's whole state (networks, optimisers, counters, config), taken between steps. */
+  async checkpoint(): Promise<WorkerCheckpoint> {
+    const { steps, meta, payload } = await this.#request('checkpoint', (id) => ({
+      type: 'checkpoint',
+      id,
+    }));
+    return { steps, meta, payload };
+  }
+
+  /** After a restore and a refill: rejects unless the buffers are the checkpoint's again. */
+  async checkBuffers(): Promise<void> {
+    await this.#request('checked', (id) => ({ type: 'check-buffers', id }));
   }
 
   async close(): Promise<void> {

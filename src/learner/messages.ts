@@ -21,6 +21,22 @@ export const PolicyWeights = z.object({
 });
 export type PolicyWeights = z.infer<typeof PolicyWeights>;
 
+/** How the worker trains when free-running (the studio's live loop). */
+export const FreeRunOptions = z
+  .object({
+    /** Publish the actor's weights every this many learner steps… */
+    publishEverySteps: z.number().int().positive().default(50),
+    /** …or this many milliseconds after the last publication, whichever comes first. */
+    publishEveryMs: z.number().positive().default(1000),
+    /**
+     * At most this many learner steps per online transition received since `run` (the UTD ratio
+     * against the environment); none: as fast as the thread goes (e.g. BC-warmup on demos).
+     */
+    maxStepsPerTransition: z.number().positive().optional(),
+  })
+  .strict();
+export type FreeRunOptions = z.infer<typeof FreeRunOptions>;
+
 export const ToWorker = z.discriminatedUnion('type', [
   z.object({
     type: z.literal('init'),
@@ -30,6 +46,11 @@ export const ToWorker = z.discriminatedUnion('type', [
     backend: z.enum(BACKENDS as [string, ...string[]]).optional(),
     /** Report metrics every this many learner steps. */
     metricsEvery: z.number().int().positive(),
+    /**
+     * A checkpoint payload to continue from: the learner is built with its dims and config (then
+     * `config` is ignored) and restored; its replay buffers start empty, to be refilled.
+     */
+    checkpoint: z.instanceof(Uint8Array).optional(),
   }),
   z.object({ type: z.literal('add'), buffer: z.enum(['online', 'demo']), batch: TransitionBatch }),
   /** Run `steps` learner steps now and answer `trained` with the same id (lock-step training). */
@@ -38,6 +59,14 @@ export const ToWorker = z.discriminatedUnion('type', [
     id: z.number().int(),
     steps: z.number().int().nonnegative(),
   }),
+  /** Free-running mode: train continuously, publishing `weights` every N steps or T ms. */
+  z.object({ type: z.literal('run'), options: FreeRunOptions }),
+  /** Leave free-running mode after the current learner step; answered by `paused`. */
+  z.object({ type: z.literal('pause'), id: z.number().int() }),
+  /** Answer `checkpoint` with the learner's whole state (see checkpoint.ts). */
+  z.object({ type: z.literal('checkpoint'), id: z.number().int() }),
+  /** Answer `checked` once the refilled buffers match the restored checkpoint's (else `error`). */
+  z.object({ type: z.literal('check-buffers'), id: z.number().int() }),
   z.object({ type: z.literal('shutdown') }),
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
@@ -47,6 +76,8 @@ export const FromWorker = z.discriminatedUnion('type', [
     type: z.literal('ready'),
     backend: z.string(),
     config: z.record(z.string(), z.unknown()),
+    /** The learner step it starts from (non-zero after a restore). */
+    steps: z.number().int().nonnegative(),
   }),
   z.object({ type: z.literal('metrics'), metrics: z.record(z.string(), z.number()) }),
   z.object({
@@ -55,6 +86,18 @@ export const FromWorker = z.discriminatedUnion('type', [
     steps: z.number().int(),
     weights: PolicyWeights,
   }),
-  z.object({ type: z.literal('error'), message: z.string() }),
+  /** Published while free-running; `received` counts the transitions the worker has taken in. */
+  z.object({ type: z.literal('weights'), weights: PolicyWeights, received: z.number().int() }),
+  z.object({ type: z.literal('paused'), id: z.number().int(), steps: z.number().int() }),
+  z.object({
+    type: z.literal('checkpoint'),
+    id: z.number().int(),
+    steps: z.number().int(),
+    meta: z.record(z.string(), z.unknown()),
+    payload: z.instanceof(Uint8Array),
+  }),
+  z.object({ type: z.literal('checked'), id: z.number().int() }),
+  /** A failed request (`id`) or, without one, a failure of the worker itself. */
+  z.object({ type: z.literal('error'), id: z.number().int().optional(), message: z.string() }),
 ]);
 export type FromWorker = z.infer<typeof FromWorker>;

@@ -1,14 +1,27 @@
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
 import { type BackendName, chooseBackend, describeBackend } from './backend.ts';
+import {
+  type CheckpointMeta,
+  checkBuffers,
+  checkpointOf,
+  learnerFromPayload,
+  parseCheckpoint,
+} from './checkpoint.ts';
 import { LearnerConfig } from './config.ts';
-import { type FromWorker, ToWorker, type TransitionBatch } from './messages.ts';
+import {
+  type FreeRunOptions,
+  type FromWorker,
+  ToWorker,
+  type TransitionBatch,
+} from './messages.ts';
 import { Sac } from './sac.ts';
 import { actorWeights } from './weights.ts';
 import type { ReplayBuffer } from './buffer.ts';
 
-// The learner's thread: owns the networks and buffers; the control side only sends transitions
-// and asks for learner steps, and gets metrics and actor weights back.
+// The learner's thread: owns the networks and buffers; the control side sends transitions and
+// either asks for learner steps (lock-step) or lets it run free, and gets metrics, actor weights
+// and checkpoints back.
 if (!parentPort)
   throw new Error('src/learner/worker.ts runs only as a worker thread (use LearnerLink)');
 const port: MessagePort = parentPort;
@@ -16,8 +29,23 @@ const port: MessagePort = parentPort;
 let sac: Sac | undefined;
 let metricsEvery = 10;
 let lastReport = { at: performance.now(), step: 0 };
+/** Transitions taken in (both buffers), and online ones: the control side's back-pressure gauge. */
+let received = 0;
+let receivedOnline = 0;
+/** Free-running state: the options, and where the current run started. */
+let free: { options: FreeRunOptions; fromStep: number; fromOnline: number } | undefined;
+let published = { at: 0, step: 0 };
+let freeLoop: Promise<void> | undefined;
+/** The checkpoint the learner was restored from, for `check-buffers`. */
+let restoredMeta: CheckpointMeta | undefined;
+
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) =>
   port.postMessage(message, transfer);
+
+function learner(what: string): Sac {
+  if (!sac) throw new Error(`${what} arrived before init`);
+  return sac;
+}
 
 function addBatch(buffer: ReplayBuffer, b: TransitionBatch): void {
   const { obsDim: o, actionDim: a } = buffer;
@@ -32,48 +60,153 @@ function addBatch(buffer: ReplayBuffer, b: TransitionBatch): void {
   }
 }
 
+/** One learner step, with a metrics report every `metricsEvery` steps. */
+function step(s: Sac): void {
+  const metrics = s.update((s.steps + 1) % metricsEvery === 0);
+  if (!metrics) return;
+  const now = performance.now();
+  const updatesPerS =
+    ((metrics.step - lastReport.step) * 1000) / Math.max(1e-3, now - lastReport.at);
+  lastReport = { at: now, step: metrics.step };
+  const extra = {
+    updates_per_s: updatesPerS,
+    tensors: tf.memory().numTensors,
+    transitions_received: received,
+  };
+  send({ type: 'metrics', metrics: { ...metrics, ...extra } });
+}
+
+function publish(s: Sac): void {
+  const weights = actorWeights(s);
+  published = { at: performance.now(), step: s.steps };
+  send(
+    { type: 'weights', weights, received },
+    weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
+  );
+}
+
+/** Whether free-running may take another step now (the UTD cap against online transitions). */
+function mayStep(s: Sac, f: NonNullable<typeof free>): boolean {
+  const cap = f.options.maxStepsPerTransition;
+  if (cap === undefined) return s.online.size + s.demo.size > 0;
+  return s.steps - f.fromStep < cap * (receivedOnline - f.fromOnline);
+}
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Trains while free-running, one learner step per turn of the event loop so that transitions,
+ * checkpoint requests and `pause` are taken in between (messages are handled before each step).
+ */
+async function runFree(): Promise<void> {
+  while (free && sac) {
+    await queue; // every message that arrived so far is handled first
+    const f = free;
+    const s = sac;
+    if (!f || !s) break;
+    if (!mayStep(s, f)) {
+      await sleep(2);
+      continue;
+    }
+    step(s);
+    const { publishEverySteps, publishEveryMs } = f.options;
+    if (
+      s.steps - published.step >= publishEverySteps ||
+      performance.now() - published.at >= publishEveryMs
+    ) {
+      publish(s);
+    }
+    await nextTurn();
+  }
+}
+
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'init': {
       const choice = await chooseBackend(message.backend as BackendName | undefined);
-      const parsed = LearnerConfig.safeParse(message.config);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0]!;
-        throw new Error(
-          `invalid learner config: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
-        );
+      if (message.checkpoint) {
+        const { meta } = parseCheckpoint(message.checkpoint);
+        if (meta.obsDim !== message.obsDim || meta.actionDim !== message.actionDim) {
+          throw new Error(
+            `the checkpoint is for obs ${meta.obsDim}, action ${meta.actionDim}; this task has obs ${message.obsDim}, action ${message.actionDim}`,
+          );
+        }
+        sac = await learnerFromPayload(message.checkpoint);
+        restoredMeta = meta;
+      } else {
+        const parsed = LearnerConfig.safeParse(message.config);
+        if (!parsed.success) {
+          const issue = parsed.error.issues[0]!;
+          throw new Error(
+            `invalid learner config: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+          );
+        }
+        sac = new Sac(message.obsDim, message.actionDim, parsed.data);
       }
-      const config = parsed.data;
-      sac = new Sac(message.obsDim, message.actionDim, config);
       metricsEvery = message.metricsEvery;
-      send({ type: 'ready', backend: describeBackend(choice), config: { ...config } });
+      lastReport = { at: performance.now(), step: sac.steps };
+      send({
+        type: 'ready',
+        backend: describeBackend(choice),
+        config: { ...sac.config },
+        steps: sac.steps,
+      });
       return;
     }
-    case 'add':
-      if (!sac) throw new Error('transitions arrived before init');
-      addBatch(message.buffer === 'online' ? sac.online : sac.demo, message.batch);
+    case 'add': {
+      const s = learner('transitions');
+      addBatch(message.buffer === 'online' ? s.online : s.demo, message.batch);
+      received += message.batch.count;
+      if (message.buffer === 'online') receivedOnline += message.batch.count;
       return;
+    }
     case 'train': {
-      if (!sac) throw new Error('train arrived before init');
-      for (let i = 0; i < message.steps; i++) {
-        const metrics = sac.update((sac.steps + 1) % metricsEvery === 0);
-        if (!metrics) continue;
-        const now = performance.now();
-        const updatesPerS =
-          ((metrics.step - lastReport.step) * 1000) / Math.max(1e-3, now - lastReport.at);
-        lastReport = { at: now, step: metrics.step };
-        const extra = { updates_per_s: updatesPerS, tensors: tf.memory().numTensors };
-        send({ type: 'metrics', metrics: { ...metrics, ...extra } });
-      }
-      const weights = actorWeights(sac);
+      const s = learner('train');
+      if (free) throw new Error('train (lock-step) while the learner is free-running: pause first');
+      for (let i = 0; i < message.steps; i++) step(s);
+      const weights = actorWeights(s);
       send(
-        { type: 'trained', id: message.id, steps: sac.steps, weights },
+        { type: 'trained', id: message.id, steps: s.steps, weights },
         weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
       );
       return;
     }
+    case 'run': {
+      const s = learner('run');
+      free = { options: message.options, fromStep: s.steps, fromOnline: receivedOnline };
+      published = { at: performance.now(), step: s.steps };
+      freeLoop ??= runFree().finally(() => (freeLoop = undefined));
+      return;
+    }
+    case 'pause': {
+      free = undefined;
+      send({ type: 'paused', id: message.id, steps: sac?.steps ?? 0 });
+      return;
+    }
+    case 'checkpoint': {
+      const s = learner('checkpoint');
+      const { meta, payload } = await checkpointOf(s);
+      const bytes = new Uint8Array(payload); // its own buffer (a Buffer may share a pool)
+      send(
+        { type: 'checkpoint', id: message.id, steps: s.steps, meta: { ...meta }, payload: bytes },
+        [bytes.buffer],
+      );
+      return;
+    }
+    case 'check-buffers': {
+      const s = learner('check-buffers');
+      if (!restoredMeta) throw new Error('check-buffers: the learner was not restored');
+      checkBuffers(s, restoredMeta);
+      send({ type: 'checked', id: message.id });
+      return;
+    }
     case 'shutdown':
+      // Not awaiting the free-running loop: it waits on this very queue, and it is between
+      // steps now (steps are synchronous); it stops at its next turn, seeing no learner.
+      free = undefined;
       sac?.dispose();
+      sac = undefined;
       port.close();
       return;
   }
@@ -89,10 +222,16 @@ port.on('message', (raw: unknown) => {
     });
     return;
   }
+  const message = parsed.data;
+  const id = 'id' in message ? message.id : undefined;
   // Messages are handled strictly in order, one at a time.
   queue = queue.then(() =>
-    handle(parsed.data).catch((err: unknown) =>
-      send({ type: 'error', message: err instanceof Error ? err.message : String(err) }),
+    handle(message).catch((err: unknown) =>
+      send({
+        type: 'error',
+        ...(id !== undefined ? { id } : {}),
+        message: err instanceof Error ? err.message : String(err),
+      }),
     ),
   );
 });

@@ -38,6 +38,20 @@ export type TaskConfig = z.infer<typeof TaskConfig>;
 export type TaskName = TaskConfig['task'];
 export const TASK_NAMES: readonly TaskName[] = ['sim/panda-lift', 'probe'];
 
+/** The settings of a `tandem train` run: what `--resume` continues it with. */
+export const TrainSettings = z.object({
+  envSteps: z.number().int().positive(),
+  randomSteps: z.number().int().nonnegative(),
+  /** The demo source as given (`run:ID`) or as an absolute database path. */
+  demos: z.string().optional(),
+  evalEvery: z.number().int().positive(),
+  evalEpisodes: z.number().int().positive(),
+  checkpointEvery: z.number().int().positive(),
+  /** The learner config (JSON: an infinite value is written as the string "Infinity"). */
+  learner: z.record(z.string(), z.unknown()),
+});
+export type TrainSettings = z.infer<typeof TrainSettings>;
+
 /** What a run was started with; stored whole in `runs.config` and printed at start. */
 export const RunConfig = z.object({
   command: z.string().min(1),
@@ -45,5 +59,6 @@ export const RunConfig = z.object({
   operator: z.enum(['scripted', 'human', 'policy', 'random']).optional(),
   episodes: z.number().int().positive().optional(),
   seed: z.number().int().nonnegative().default(0),
+  train: TrainSettings.optional(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;

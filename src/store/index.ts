@@ -12,6 +12,7 @@ export {
   type NewMetric,
   type NewRun,
   type StoreOptions,
+  type StoredCheckpoint,
 } from './store.ts';
 export {
   Recorder,

@@ -339,6 +339,20 @@ export class Store {
     return Number(result.lastInsertRowid);
   }
 
+  /** Deletes all but the run's newest `keep` checkpoints (by step, then id); returns how many went. */
+  pruneCheckpoints(runId: number, keep: number): number {
+    if (!Number.isSafeInteger(keep) || keep < 1) {
+      throw new StoreError(`pruneCheckpoints keeps at least 1 checkpoint, got ${keep}`);
+    }
+    const result = this.db
+      .prepare(
+        `DELETE FROM checkpoints WHERE run_id = ? AND id NOT IN
+           (SELECT id FROM checkpoints WHERE run_id = ? ORDER BY step DESC, id DESC LIMIT ?)`,
+      )
+      .run(runId, runId, keep);
+    return result.changes;
+  }
+
   /** The run's checkpoint at its highest step (the newest one of that step). */
   latestCheckpoint(runId: number): StoredCheckpoint | undefined {
     const row = this.db

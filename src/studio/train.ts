@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
 import { type LearnerLink, packTransitions } from '../learner/link.ts';
 import type { PolicyRunner } from '../learner/policy.ts';
@@ -34,7 +35,29 @@ export interface TrainOptions {
   monitor?: { envSteps: number; randomRewardMean: number | undefined };
   onEval?: (result: EvalResult) => void;
   onStep?: (envSteps: number) => void;
+  /** Continue a run from this point (its learner restored and its buffers refilled already). */
+  resume?: LoopState;
+  /**
+   * Called at the first episode boundary after every `checkpointEvery` environment steps, and at
+   * the end, with the loop's state; the learner is between steps (lock-step) at that moment.
+   */
+  checkpoint?: { every: number; save: (state: LoopState) => Promise<void> };
 }
+
+/** Where the training loop stands: with a learner checkpoint, all a resumed run needs. */
+export const LoopState = z.object({
+  /** Environment steps done. */
+  envSteps: z.number().int().nonnegative(),
+  /** The seed of the next training episode. */
+  episodeSeed: z.number().int(),
+  /** The exploration generator's state. */
+  rngState: z.number().int(),
+  /** The last training episode whose transitions are in the online buffer (0: none). */
+  lastEpisodeId: z.number().int().nonnegative(),
+  /** What the random warm-up actions earned (for the health monitor). */
+  randomRewardMean: z.number().optional(),
+});
+export type LoopState = z.infer<typeof LoopState>;
 
 interface EpisodeRun {
   outcome: EpisodeOutcome;
@@ -45,7 +68,9 @@ interface EpisodeRun {
 /**
  * Online RLPD in the headless loop, lock-stepped for reproducibility: each environment step is
  * recorded, its transition goes to the learner's online buffer, and the learner runs its steps
- * before the next action. Evaluations run the mean action and are recorded as `eval` episodes.
+ * before the next action. Evaluations run the mean action and are recorded as `eval` episodes,
+ * between training episodes. With `checkpoint`, the loop's state is saved with the learner's so
+ * that `resume` continues the run exactly as if it had not stopped.
  */
 export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   const { robot, link, policy, recorder, runId } = opts;
@@ -76,11 +101,29 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     opts.onEval?.(result);
   };
 
+  const from = opts.resume;
+  if (from) {
+    episodeSeed = from.episodeSeed;
+    rng.restore(from.rngState);
+  }
+  let randomReward =
+    (from?.randomRewardMean ?? 0) * Math.min(from?.envSteps ?? 0, opts.randomSteps);
   let obs = robot.reset(episodeSeed);
   let episode = begin('train', episodeSeed);
   let run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
-  let randomReward = 0;
-  for (let step = 1; step <= opts.envSteps; step++) {
+  let lastEnded = from?.lastEpisodeId ?? 0;
+  let checkpointedAt = from?.envSteps ?? 0;
+  let evalDue = false;
+  const state = (envSteps: number): LoopState => ({
+    envSteps,
+    episodeSeed,
+    rngState: rng.state,
+    lastEpisodeId: lastEnded,
+    ...(opts.monitor?.randomRewardMean !== undefined
+      ? { randomRewardMean: opts.monitor.randomRewardMean }
+      : {}),
+  });
+  for (let step = (from?.envSteps ?? 0) + 1; step <= opts.envSteps; step++) {
     const explore = step <= opts.randomSteps || !policy.ready;
     const action = explore
       ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
@@ -113,19 +156,37 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
       if (step <= opts.randomSteps)
         opts.monitor.randomRewardMean = (randomReward += result.reward) / step;
     }
-    if (result.done || result.truncated) {
+    const boundary = result.done || result.truncated;
+    if (boundary) {
       if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
       end(episode, run, obs);
+      lastEnded = episode;
       obs = robot.reset(++episodeSeed);
       episode = begin('train', episodeSeed);
       run = { outcome: 'timeout', steps: 0, return: 0 };
     }
     if (step > opts.randomSteps) policy.load(await link.train(opts.learnerStepsPerEnvStep));
     opts.onStep?.(step);
-    if (step % opts.evalEvery === 0 && policy.ready) evaluate(step);
+    // Evaluations share the robot, so they run between training episodes: at the first episode
+    // boundary from every `evalEvery` steps on; the training episode just begun starts again.
+    if (step % opts.evalEvery === 0) evalDue = true;
+    if (evalDue && boundary && policy.ready) {
+      evaluate(step);
+      evalDue = false;
+      obs = robot.reset(episodeSeed);
+    }
+    if (opts.checkpoint && boundary && step - checkpointedAt >= opts.checkpoint.every) {
+      checkpointedAt = step;
+      await opts.checkpoint.save(state(step));
+    }
   }
   end(episode, { ...run, outcome: 'interrupted' }, obs);
-  if (opts.envSteps % opts.evalEvery !== 0 && policy.ready) evaluate(opts.envSteps);
+  // The unfinished episode's transitions are in the online buffer: the final state counts it.
+  lastEnded = episode;
+  episodeSeed++;
+  if (opts.checkpoint && checkpointedAt < opts.envSteps)
+    await opts.checkpoint.save(state(opts.envSteps));
+  if (results.at(-1)?.envSteps !== opts.envSteps && policy.ready) evaluate(opts.envSteps);
   return results;
 }
 

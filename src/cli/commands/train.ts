@@ -1,14 +1,21 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { LearnerConfig } from '../../learner/config.ts';
 import { BACKENDS, type BackendName } from '../../learner/backend.ts';
 import { LearnerLink, packTransitions } from '../../learner/link.ts';
 import { PolicyRunner } from '../../learner/policy.ts';
 import { LEARNER_PRESETS } from '../../learner/presets.ts';
-import { TaskConfig, type RunConfig } from '../../protocol/index.ts';
-import { createRobot } from '../../robots/index.ts';
-import { Recorder, Store } from '../../store/index.ts';
+import { RunConfig, TaskConfig, type TrainSettings } from '../../protocol/index.ts';
+import { createRobot, type Robot } from '../../robots/index.ts';
+import { Recorder, Store, type StoredCheckpoint } from '../../store/index.ts';
 import { LearnerMonitor } from '../../studio/learner-monitor.ts';
-import { trainOnline } from '../../studio/train.ts';
+import { type LoopState, trainOnline } from '../../studio/train.ts';
+import {
+  onlineTransitions,
+  ResumeError,
+  resumePoint,
+  saveTrainCheckpoint,
+} from '../../studio/train-checkpoints.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { codeVersion, dbPathFrom, openStore } from '../common.ts';
 import { ProgressBar } from '../progress.ts';
@@ -16,6 +23,7 @@ import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
 const usage = `
 Usage: tandem train --task TASK [options]
+       tandem train --resume RUN [--env-steps N] [--db PATH]
 
 Online RLPD in the headless loop: the policy acts, every step is recorded, the learner (in a
 worker thread) trains after each environment step, and evaluation episodes run the mean action.
@@ -28,6 +36,10 @@ Options:
                        or run:ID (the demo episodes of run ID in --db)
   --eval-every N       evaluate every N environment steps (probe 500, panda-lift 2000)
   --eval-episodes N    episodes per evaluation (probe 1, panda-lift 10)
+  --checkpoint-every N store the learner's checkpoint at the first episode end after every N
+                       env steps, and at the end (probe 500, panda-lift 2000; the newest 2 kept)
+  --resume RUN         continue run RUN of --db from its newest checkpoint, with its settings;
+                       --env-steps is then the new total
   --backend NAME       force a TensorFlow.js backend: ${BACKENDS.join(' | ')}
   --set KEY=VALUE      a learner setting (repeatable), e.g. --set utd=4 --set ensembleSize=10
   --seed N             (default 0)
@@ -36,8 +48,20 @@ ${taskOptionFlags}
 `;
 
 const TASK_DEFAULTS = {
-  probe: { envSteps: 1500, randomSteps: 200, evalEvery: 500, evalEpisodes: 1 },
-  'sim/panda-lift': { envSteps: 20_000, randomSteps: 1000, evalEvery: 2000, evalEpisodes: 10 },
+  probe: {
+    envSteps: 1500,
+    randomSteps: 200,
+    evalEvery: 500,
+    evalEpisodes: 1,
+    checkpointEvery: 500,
+  },
+  'sim/panda-lift': {
+    envSteps: 20_000,
+    randomSteps: 1000,
+    evalEvery: 2000,
+    evalEpisodes: 10,
+    checkpointEvery: 2000,
+  },
 } as const;
 
 /** `--set key=value` pairs as a learner-config object (numbers, booleans and lists parsed as JSON). */
@@ -86,9 +110,98 @@ function loadDemos(
   }
 }
 
+/** What one `tandem train` invocation runs: a new run, or a stored one continued. */
+interface Plan {
+  task: TaskConfig;
+  seed: number;
+  settings: TrainSettings;
+  learner: Record<string, unknown>;
+  resume?: { runId: number; checkpoint: StoredCheckpoint; state: LoopState };
+}
+
+const RESUMABLE_FLAGS = new Set(['resume', 'env-steps', 'backend', 'db']);
+
+/** The settings of a new run from the flags. */
+function newPlan(values: Record<string, string | string[] | undefined>): Plan {
+  const str = (k: string) => values[k] as string | undefined;
+  const taskName = taskFlag(str('task'));
+  const defaults = TASK_DEFAULTS[taskName];
+  const seed = intFlag('seed', str('seed'), 0);
+  const demos = str('demos');
+  const settings: TrainSettings = {
+    envSteps: intFlag('env-steps', str('env-steps'), defaults.envSteps, 1),
+    randomSteps: intFlag('random-steps', str('random-steps'), demos ? 0 : defaults.randomSteps),
+    evalEvery: intFlag('eval-every', str('eval-every'), defaults.evalEvery, 1),
+    evalEpisodes: intFlag('eval-episodes', str('eval-episodes'), defaults.evalEpisodes, 1),
+    checkpointEvery: intFlag(
+      'checkpoint-every',
+      str('checkpoint-every'),
+      defaults.checkpointEvery,
+      1,
+    ),
+    learner: {},
+    ...(demos ? { demos: /^run:\d+$/.test(demos) ? demos : resolve(demos) } : {}),
+  };
+  const task = TaskConfig.parse({ task: taskName, options: taskOptionsFrom.parse(values) });
+  const sets = (values.set as string[] | undefined) ?? [];
+  const learner = LearnerConfig.parse({
+    ...LEARNER_PRESETS[task.task],
+    seed,
+    ...learnerOverrides(sets),
+  });
+  if (demos && learner.actorLoss === 'sac' && !sets.some((s) => s.startsWith('actorLoss='))) {
+    learner.actorLoss = 'sac+bc'; // demos: BC-regularised actor with a decaying weight
+  }
+  return { task, seed, settings, learner: { ...learner } };
+}
+
+/** The stored run's settings and its newest checkpoint, with --env-steps as the new total. */
+function resumePlan(store: Store, values: Record<string, string | string[] | undefined>): Plan {
+  const runId = intFlag('resume', values.resume as string, 0, 1);
+  const extra = Object.keys(values).filter(
+    (k) => values[k] !== undefined && !RESUMABLE_FLAGS.has(k),
+  );
+  if (extra.length > 0) {
+    throw new UsageError(
+      `--resume continues run ${runId} with its own settings: only --env-steps, --backend and --db go with it (got --${extra.join(', --')})`,
+    );
+  }
+  const run = store.getRun(runId);
+  if (!run) throw new UsageError(`--resume ${runId}: there is no run ${runId} in ${store.path}`);
+  const config = RunConfig.safeParse(run.config);
+  if (!config.success || config.data.command !== 'train' || !config.data.train) {
+    throw new UsageError(`--resume ${runId}: run ${runId} is not a tandem train run`);
+  }
+  const { task, seed, train: stored } = config.data;
+  let point: ReturnType<typeof resumePoint>;
+  try {
+    point = resumePoint(store, runId);
+  } catch (err) {
+    if (err instanceof ResumeError) throw new UsageError(`--resume ${runId}: ${err.message}`);
+    throw err;
+  }
+  const envSteps = intFlag('env-steps', values['env-steps'] as string, stored.envSteps, 1);
+  if (envSteps <= point.state.envSteps) {
+    throw new UsageError(
+      `--resume ${runId}: the run's checkpoint is at env step ${point.state.envSteps}; give --env-steps above that (the new total)`,
+    );
+  }
+  const learner = (point.checkpoint.meta as { config?: Record<string, unknown> }).config ?? {};
+  return {
+    task,
+    seed,
+    settings: { ...stored, envSteps },
+    learner,
+    resume: { runId, ...point },
+  };
+}
+
+const showJson = (v: unknown) =>
+  JSON.stringify(v, (_, x: unknown) => (x === Infinity ? 'Infinity' : x));
+
 export const train: Command = {
   name: 'train',
-  summary: 'train a policy online with RLPD (probe or sim), optionally from demos',
+  summary: 'train a policy online with RLPD (probe or sim), optionally from demos; or resume a run',
   usage,
   async run(argv) {
     const args = parse(
@@ -100,6 +213,8 @@ export const train: Command = {
         demos: { type: 'string' },
         'eval-every': { type: 'string' },
         'eval-episodes': { type: 'string' },
+        'checkpoint-every': { type: 'string' },
+        resume: { type: 'string' },
         backend: { type: 'string' },
         set: { type: 'string', multiple: true },
         seed: { type: 'string' },
@@ -110,66 +225,56 @@ export const train: Command = {
     );
     if (!args) return;
     const { values } = args;
-    const taskName = taskFlag(values.task);
     if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
       throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
     }
-    const defaults = TASK_DEFAULTS[taskName];
-    const seed = intFlag('seed', values.seed, 0);
-    const envSteps = intFlag('env-steps', values['env-steps'], defaults.envSteps, 1);
-    const randomSteps = intFlag(
-      'random-steps',
-      values['random-steps'],
-      values.demos ? 0 : defaults.randomSteps,
-    );
-    const evalEvery = intFlag('eval-every', values['eval-every'], defaults.evalEvery, 1);
-    const evalEpisodes = intFlag(
-      'eval-episodes',
-      values['eval-episodes'],
-      defaults.evalEpisodes,
-      1,
-    );
-    const task = TaskConfig.parse({ task: taskName, options: taskOptionsFrom.parse(values) });
-    const learner = LearnerConfig.parse({
-      ...LEARNER_PRESETS[task.task],
-      seed,
-      ...learnerOverrides(values.set ?? []),
-    });
-    if (
-      values.demos &&
-      learner.actorLoss === 'sac' &&
-      !values.set?.some((s) => s.startsWith('actorLoss='))
-    ) {
-      learner.actorLoss = 'sac+bc'; // demos: BC-regularised actor with a decaying weight
-    }
-
+    const flags = values as Record<string, string | string[] | undefined>;
+    const fresh = values.resume === undefined ? newPlan(flags) : undefined;
     const store = openStore(values.db);
-    const robot = await createRobot(task);
-    const obsDim = robot.spec.observation.names.length;
-    const actionDim = robot.spec.action.names.length;
     let link: LearnerLink | undefined;
-    const recorder = new Recorder(store);
+    let robot: Robot | undefined;
+    let recorder: Recorder | undefined;
     try {
-      const config: RunConfig = { command: 'train', task, seed };
-      console.log(`tandem train: ${task.task} ${JSON.stringify(task.options)}`);
+      const plan = fresh ?? resumePlan(store, flags);
+      const { task, seed, settings, resume } = plan;
+      const { envSteps, randomSteps, evalEvery, evalEpisodes, checkpointEvery } = settings;
+      robot = await createRobot(task);
+      const obsDim = robot.spec.observation.names.length;
+      const actionDim = robot.spec.action.names.length;
+      recorder = new Recorder(store);
       console.log(
-        `  ${envSteps} env steps (${randomSteps} random), eval every ${evalEvery} × ${evalEpisodes} episodes, db ${dbPathFrom(values.db)}`,
+        resume
+          ? `tandem train: resuming run ${resume.runId} (${task.task}) at env step ${resume.state.envSteps}, learner step ${resume.checkpoint.step} (checkpoint ${resume.checkpoint.id})`
+          : `tandem train: ${task.task} ${JSON.stringify(task.options)}`,
       );
       console.log(
-        `  learner ${JSON.stringify(learner, (_, v: unknown) => (v === Infinity ? 'Infinity' : v))}`,
+        `  ${envSteps} env steps (${randomSteps} random), eval every ${evalEvery} × ${evalEpisodes} episodes, checkpoint every ${checkpointEvery}, db ${dbPathFrom(values.db)}`,
       );
-      const demos = values.demos ? loadDemos(values.demos, store) : undefined;
-      const runId = store.createRun({
-        command: 'train',
-        task: task.task,
-        config,
-        spec: robot.spec,
-        codeVersion: codeVersion(),
-      });
+      console.log(`  learner ${showJson(plan.learner)}`);
+      const demos = settings.demos ? loadDemos(settings.demos, store) : undefined;
+      const runId =
+        resume?.runId ??
+        store.createRun({
+          command: 'train',
+          task: task.task,
+          config: {
+            command: 'train',
+            task,
+            seed,
+            train: {
+              ...settings,
+              learner: JSON.parse(showJson(plan.learner)) as Record<string, unknown>,
+            },
+          } satisfies RunConfig,
+          spec: robot.spec,
+          codeVersion: codeVersion(),
+        });
+      const gamma = Number(plan.learner.gamma);
+      const rewardScale = Number(plan.learner.rewardScale);
       const monitor = new LearnerMonitor(
         store,
         runId,
-        { gamma: learner.gamma, rewardScale: learner.rewardScale, actionDim },
+        { gamma, rewardScale, actionDim },
         (alert) => {
           process.stderr.write(
             `\nhealth ${alert.state}: ${alert.pathology} at learner step ${alert.step}: ${alert.evidence}\n`,
@@ -183,8 +288,9 @@ export const train: Command = {
       link = await LearnerLink.start({
         obsDim,
         actionDim,
-        config: { ...learner },
+        config: plan.learner,
         ...(values.backend ? { backend: values.backend as BackendName } : {}),
+        ...(resume ? { checkpoint: resume.checkpoint.payload } : {}),
         metricsEvery: 50,
         onMetrics: (m) => monitor.observe(m),
       });
@@ -193,7 +299,20 @@ export const train: Command = {
       if (demos) {
         link.add('demo', packTransitions(demos.transitions, obsDim, actionDim));
         console.log(
-          `  demo buffer: ${demos.transitions.length} transitions from ${demos.episodes} episodes (${values.demos})`,
+          `  demo buffer: ${demos.transitions.length} transitions from ${demos.episodes} episodes (${settings.demos})`,
+        );
+      }
+      const policy = new PolicyRunner(obsDim, actionDim, [
+        Number(link.config.logStdMin),
+        Number(link.config.logStdMax),
+      ]);
+      if (resume) {
+        const online = onlineTransitions(store, runId, resume.state.lastEpisodeId);
+        if (online.length > 0) link.add('online', packTransitions(online, obsDim, actionDim));
+        await link.checkBuffers();
+        policy.load(await link.train(0));
+        console.log(
+          `  online buffer refilled: ${online.length} transitions of run ${runId}'s training episodes; buffers match the checkpoint`,
         );
       }
       const bar = new ProgressBar('training', envSteps);
@@ -209,8 +328,16 @@ export const train: Command = {
         evalEpisodes,
         seed,
         monitor,
-        policy: new PolicyRunner(obsDim, actionDim, [learner.logStdMin, learner.logStdMax]),
+        policy,
         learnerStepsPerEnvStep: 1,
+        ...(resume ? { resume: resume.state } : {}),
+        checkpoint: {
+          every: checkpointEvery,
+          save: async (state) => {
+            recorder?.flush();
+            await saveTrainCheckpoint(store, link!, runId, state);
+          },
+        },
         onStep(step) {
           if (step % 50 === 0 || step === envSteps) {
             const ups = monitor.latest.updates_per_s;
@@ -235,12 +362,12 @@ export const train: Command = {
             ? ''
             : `success ${last ? (100 * last.successRate).toFixed(0) : '-'}%, `) +
           `mean reward/step ${last?.meanStepReward.toFixed(4) ?? '-'}, policy version ${last?.policyVersion ?? 0}; ` +
-          `health: ${monitor.health.summary()}`,
+          `health: ${monitor.health.summary()}; resume with: tandem train --resume ${runId} --env-steps N`,
       );
     } finally {
-      recorder.close();
+      recorder?.close();
       await link?.close();
-      robot.close();
+      robot?.close();
       store.close();
     }
   },
