@@ -17,6 +17,8 @@ export type TransitionBatch = z.infer<typeof TransitionBatch>;
 /** The actor's weights, in `Actor.variables` order, with the learner step they come from. */
 export const PolicyWeights = z.object({
   version: z.number().int().nonnegative(),
+  /** When the learner published them: epoch ms (performance.timeOrigin + now, any thread). */
+  publishedAt: z.number().optional(),
   tensors: z.array(z.object({ shape: z.array(z.number().int().positive()), data: floats })),
 });
 export type PolicyWeights = z.infer<typeof PolicyWeights>;

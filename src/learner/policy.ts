@@ -11,6 +11,7 @@ export class PolicyRunner {
   readonly actionDim: number;
   readonly #logStd: [number, number];
   #weights: PolicyWeights | undefined;
+  #staged: PolicyWeights | undefined;
   #scratch: Float32Array[] = [];
 
   constructor(obsDim: number, actionDim: number, logStdRange: [number, number]) {
@@ -26,6 +27,20 @@ export class PolicyRunner {
 
   get ready(): boolean {
     return this.#weights !== undefined;
+  }
+
+  /** Keeps weights for the next `swap()` (newer ones replace older ones not swapped in yet). */
+  stage(weights: PolicyWeights): void {
+    this.#staged = weights;
+  }
+
+  /** Takes the staged weights, if any: the control loop calls this between ticks. */
+  swap(): PolicyWeights | undefined {
+    const staged = this.#staged;
+    if (!staged) return undefined;
+    this.#staged = undefined;
+    this.load(staged);
+    return staged;
   }
 
   load(weights: PolicyWeights): void {

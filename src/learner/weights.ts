@@ -5,6 +5,7 @@ import type { Sac } from './sac.ts';
 export function actorWeights(learner: Sac): PolicyWeights {
   return {
     version: learner.steps,
+    publishedAt: performance.timeOrigin + performance.now(),
     tensors: learner.actor.variables.map((v) => ({
       shape: [...v.shape],
       data: v.dataSync() as Float32Array<ArrayBuffer>,
