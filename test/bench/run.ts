@@ -1,13 +1,22 @@
 // `npm run bench -- NAME…` runs the named benchmarks (all when none), prints their tables and
 // records them in docs/BENCHMARKS.md. Figures are medians over repeats: the machines are shared.
+// `--quick` (or TANDEM_BENCH_QUICK=1) runs the benches that have one on a tiny budget to check
+// their code, and prints without saving.
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, machine, saveSection, toMarkdown } from './harness.ts';
 import { benchLearner } from './learner.ts';
+import { benchLift } from './lift.ts';
+import { benchLoop } from './loop.ts';
+import { benchProbe } from './probe.ts';
 import { benchRecord } from './record.ts';
 
+const quick = process.argv.includes('--quick') || Boolean(process.env.TANDEM_BENCH_QUICK);
 const benches: Record<string, () => Promise<BenchResult>> = {
   record: () => benchRecord(),
   learner: () => benchLearner(),
+  probe: () => benchProbe({ quick }),
+  lift: () => benchLift({ quick }),
+  loop: () => benchLoop({ quick }),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
@@ -24,6 +33,6 @@ for (const name of names.length > 0 ? names : Object.keys(benches)) {
   console.log(`\nrunning ${name}…`);
   const markdown = toMarkdown(await benches[name]!());
   console.log(markdown);
-  saveSection(doc, name, markdown);
+  if (!quick) saveSection(doc, name, markdown);
 }
-console.log(`saved to ${doc}`);
+console.log(quick ? 'quick mode: not saved' : `saved to ${doc}`);
