@@ -34,6 +34,7 @@ export class Probe implements Robot {
       action: box(names('a', actionDim), -1, 1),
       rateHz: 10,
       maxSteps,
+      safety: { kind: 'absolute' }, // no dynamics: holding repeats the last action
     };
   }
 

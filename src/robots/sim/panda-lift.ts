@@ -116,6 +116,15 @@ export class PandaLift implements Robot {
       action: { names: ['dx', 'dy', 'dz', 'gripper'], low: [-1, -1, -1, -1], high: [1, 1, 1, 1] },
       rateHz: CONTROL_HZ,
       maxSteps: options.maxSteps,
+      safety: {
+        kind: 'ee-delta',
+        eeObs: ['tcp.x', 'tcp.y', 'tcp.z'],
+        translation: [0, 1, 2],
+        metresPerUnit: options.actionScale,
+        gripper: { index: 3, atReset: -1 }, // a reset opens the fingers
+        targetLead: MAX_LEAD_STEPS,
+        workspace: { low: [...WORKSPACE.low], high: [...WORKSPACE.high] },
+      },
     };
   }
 
