@@ -79,6 +79,7 @@ const STRUCTURAL: readonly (keyof LearnerConfig)[] = [
   'ensembleSize',
   'logStdMin',
   'logStdMax',
+  'criticLayerNorm',
 ];
 /** Config fields a restore ignores: the generator's state is restored instead of its seed. */
 const IGNORED: readonly (keyof LearnerConfig)[] = ['seed'];
@@ -123,6 +124,8 @@ export const CheckpointMeta = z
     config: z.record(z.string(), z.unknown()),
     steps: count,
     actorUpdates: count,
+    /** Sac.bcFrom (absent in checkpoints from before it existed: 0). */
+    bcFrom: count.default(0),
     rngState: count.max(0xffffffff),
     optimizers: z
       .object({
@@ -286,6 +289,7 @@ export async function checkpointOf(sac: Sac): Promise<Checkpoint> {
     config: encodeConfig(sac.config),
     steps: sac.steps,
     actorUpdates: sac.actorUpdates,
+    bcFrom: sac.bcFrom,
     rngState: sac.rng.state,
     optimizers,
     buffers: {
@@ -566,6 +570,7 @@ async function restoreParsed(
 
   sac.steps = meta.steps;
   sac.actorUpdates = meta.actorUpdates;
+  sac.bcFrom = meta.bcFrom;
   sac.rng.restore(meta.rngState);
   await verify(sac, meta);
   return { meta, configChanges };
@@ -597,6 +602,7 @@ async function verify(sac: Sac, meta: CheckpointMeta): Promise<void> {
   if (
     sac.steps !== meta.steps ||
     sac.actorUpdates !== meta.actorUpdates ||
+    sac.bcFrom !== meta.bcFrom ||
     sac.rng.state !== meta.rngState
   ) {
     throw new CheckpointError(

@@ -5,10 +5,17 @@ import { z } from 'zod';
  * table). The defaults are HIL-SERL's small-ensemble setting unless a line says otherwise; the
  * whole config is printed at the start of a run and stored with it.
  */
+/** The actor's loss (see LearnerConfig.actorLoss). */
+export const ActorLoss = z.enum(['sac', 'sac+bc', 'bc', 'awr']);
+export type ActorLoss = z.infer<typeof ActorLoss>;
+
 export const LearnerConfig = z
   .object({
     hidden: z.array(z.number().int().positive()).min(1).default([256, 256]), // all anchors
     ensembleSize: z.number().int().min(1).max(20).default(2), // HIL-SERL 2, RLPD 10
+    // LayerNorm in the critics' hidden layers (RLPD: it keeps Q from diverging); off only to show
+    // what it prevents (the health tests). Off, an update runs on this thread alone.
+    criticLayerNorm: z.boolean().default(true),
     minSubset: z.number().int().min(1).default(2), // target min over this many random critics (RLPD 2)
     utd: z.number().int().min(1).default(1), // critic updates per learner step (RLPD runs 20)
     batchSize: z.number().int().min(2).default(256), // all anchors
@@ -25,9 +32,17 @@ export const LearnerConfig = z
     actorEvery: z.number().int().min(1).default(1), // actor and temperature update period
     rewardScale: z.number().default(1),
     rewardShift: z.number().default(0),
-    actorLoss: z.enum(['sac', 'sac+bc', 'bc']).default('sac'),
+    // sac: α·log π − Q; sac+bc: that plus β·BC on the demo rows; bc: BC only; awr:
+    // advantage-weighted regression on the batch's actions (α does not reach it)
+    actorLoss: ActorLoss.default('sac'),
     bcWeight: z.number().min(0).default(1), // β at the start of sac+bc
     bcDecaySteps: z.number().int().positive().default(10_000), // β decays linearly to 0 over these actor updates
+    // sac+bc's Q term as −Q / mean|Q| (CPQL, TD3+BC's λ), so Q's scale cannot swamp the BC term;
+    // off: the plain −Q (only to show what the normalisation prevents)
+    normalizeQ: z.boolean().default(true),
+    // awr's weights exp(A/T) with A = Q(s, a) − Q(s, a ~ π(s)): T (AWR, CRR 1) and their clip (AWR, CRR 20)
+    awrTemperature: z.number().positive().default(1),
+    awrMaxWeight: z.number().positive().default(20),
     logStdMin: z.number().default(-5),
     logStdMax: z.number().default(2),
     onlineCapacity: z.number().int().positive().default(1_000_000),

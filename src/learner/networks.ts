@@ -65,15 +65,17 @@ export function weightGradient(x: tf.Tensor2D, dy: tf.Tensor2D): tf.Tensor2D {
 export interface CriticLayerTape {
   /** The layer's input. */
   x: tf.Tensor2D;
-  /** Normalised pre-activation (h − mean)/σ, and 1/σ per row [B, 1]. */
-  xhat: tf.Tensor2D;
-  rstd: tf.Tensor2D;
-  /** The layer's output relu(γ·xhat + β). */
+  /** Normalised pre-activation (h − mean)/σ, and 1/σ per row [B, 1] (with LayerNorm only). */
+  xhat?: tf.Tensor2D;
+  rstd?: tf.Tensor2D;
+  /** The layer's output relu(γ·xhat + β), or relu(h) without LayerNorm. */
   a: tf.Tensor2D;
 }
 
 /**
- * A Q network: [obs, action] → hidden layers (Dense → LayerNorm → ReLU) → Q.
+ * A Q network: [obs, action] → hidden layers (Dense → LayerNorm → ReLU) → Q. With `layerNorm`
+ * false the hidden layers are Dense → ReLU (a critic that can diverge: for tests of the health
+ * monitor and for comparison).
  *
  * The training passes fold LayerNorm's centring into the weights: h − mean_row(h) = x·W_c + b_c
  * with W_c = W − (row means of W) and b_c = b − mean(b) (centring is linear, h·(I − 11ᵀ/H)), so the
@@ -83,22 +85,30 @@ export interface CriticLayerTape {
  * db = centred Σ dc, dx = dc·W_cᵀ (since (I − 11ᵀ/H) is symmetric). Same function, same gradients.
  */
 export class Critic {
-  readonly #layers: { dense: Dense; norm: LayerNorm }[];
+  readonly layerNorm: boolean;
+  readonly #layers: { dense: Dense; norm: LayerNorm | undefined }[];
   readonly #out: Dense;
-  /** Per hidden layer: W_c and b_c (see above), W_cᵀ, γ/H as [H, 1], and 1/H as [H, 1]. */
+  /**
+   * Per hidden layer: W_c and b_c (see above; with LayerNorm only), the transpose of the weights
+   * in use (W_cᵀ, or Wᵀ without LayerNorm), γ/H as [H, 1], and 1/H as [H, 1].
+   */
   readonly #centred: Derived<tf.Tensor2D>[];
   readonly #centredBias: Derived<tf.Tensor1D>[];
-  readonly #centredT: Derived<tf.Tensor2D>[];
+  readonly #weightT: Derived<tf.Tensor2D>[];
   readonly #gammaMean: Derived<tf.Tensor2D>[];
   readonly #mean: tf.Tensor2D[];
   readonly #epsilon: tf.Tensor1D;
-  /** W_c's rows from a column of the input on, transposed (dQ/d input columns). */
+  /** The first layer's weights in use from a column of the input on, transposed (dQ/d input). */
   readonly #inputRowsT = new Map<number, Derived<tf.Tensor2D>>();
 
-  constructor(inDim: number, hidden: readonly number[], rng: Random) {
+  constructor(inDim: number, hidden: readonly number[], rng: Random, layerNorm = true) {
+    this.layerNorm = layerNorm;
     let dim = inDim;
     this.#layers = hidden.map((h) => {
-      const layer = { dense: new Dense(dim, h, rng, 1), norm: new LayerNorm(h) };
+      const layer = {
+        dense: new Dense(dim, h, rng, 1),
+        norm: layerNorm ? new LayerNorm(h) : undefined,
+      };
       dim = h;
       return layer;
     });
@@ -113,21 +123,34 @@ export class Critic {
     this.#centredBias = this.#layers.map(
       ({ dense }) => new Derived([dense.b], () => tf.sub(dense.b, tf.mean(dense.b)) as tf.Tensor1D),
     );
-    this.#centredT = this.#layers.map(
-      ({ dense }, l) => new Derived([dense.w], () => tf.transpose(this.#centred[l]!.get())),
+    this.#weightT = this.#layers.map(
+      ({ dense }, l) => new Derived([dense.w], () => tf.transpose(this.#weight(l))),
     );
-    this.#gammaMean = this.#layers.map(
-      ({ norm }) =>
-        new Derived([norm.gamma], () => tf.reshape(tf.div(norm.gamma, norm.gamma.size), [-1, 1])),
+    this.#gammaMean = this.#layers.flatMap(({ norm }) =>
+      norm
+        ? [
+            new Derived([norm.gamma], () =>
+              tf.reshape(tf.div(norm.gamma, norm.gamma.size), [-1, 1]),
+            ),
+          ]
+        : [],
     );
     this.#mean = hidden.map((h) => tf.keep(tf.fill([h, 1], 1 / h)) as tf.Tensor2D);
     this.#epsilon = tf.keep(tf.tensor1d([LN_EPSILON]));
   }
 
+  /** Hidden layer l's weights as the training passes use them: W_c, or W without LayerNorm. */
+  #weight(l: number): tf.Tensor2D {
+    return this.layerNorm ? this.#centred[l]!.get() : (this.#layers[l]!.dense.w as tf.Tensor2D);
+  }
+
   /** Q(s, a) as a [B] vector; `sa` is obs and action concatenated. In tf ops (differentiable). */
   apply(sa: tf.Tensor2D): tf.Tensor1D {
     let h = sa;
-    for (const { dense, norm } of this.#layers) h = tf.relu(norm.apply(dense.apply(h)));
+    for (const { dense, norm } of this.#layers) {
+      const z = dense.apply(h);
+      h = tf.relu(norm ? norm.apply(z) : z);
+    }
     return tf.reshape(this.#out.apply(h), [-1]);
   }
 
@@ -137,7 +160,18 @@ export class Critic {
    */
   forward(sa: tf.Tensor2D, tape?: CriticLayerTape[]): tf.Tensor2D {
     let x = sa;
-    this.#layers.forEach(({ norm }, l) => {
+    this.#layers.forEach(({ dense, norm }, l) => {
+      if (!norm) {
+        const a = tf.fused.matMul({
+          a: x,
+          b: dense.w as tf.Tensor2D,
+          bias: dense.b,
+          activation: 'relu',
+        }) as tf.Tensor2D;
+        tape?.push({ x, a });
+        x = a;
+        return;
+      }
       const c = tf.fused.matMul({
         a: x,
         b: this.#centred[l]!.get(),
@@ -183,6 +217,19 @@ export class Critic {
       const { x, xhat, rstd, a } = tape[l]!;
       const { norm } = this.#layers[l]!;
       const dz = tf.mul(da, tf.step(a)) as tf.Tensor2D;
+      if (!norm || !xhat || !rstd) {
+        // without LayerNorm: z = x·W + b, dW = xᵀ·dz, db = Σ dz, dx = dz·Wᵀ
+        if (params) {
+          grads.unshift(
+            { tensor: weightGradient(x, dz), scale: 1 },
+            { tensor: columnMean(dz), scale: n },
+          );
+        }
+        if (l > 0) da = tf.matMul(dz, this.#weightT[l]!.get());
+        else if (want.inputFrom !== undefined)
+          dInput = tf.matMul(dz, this.#inputRows(want.inputFrom)) as tf.Tensor2D;
+        continue;
+      }
       // dc = (g − x̂·mean(g·x̂))/σ with g = dz·γ; mean(g·x̂) = (dz·x̂)·(γ/H)
       const dzXhat = tf.mul(dz, xhat) as tf.Tensor2D;
       const m = tf.matMul(dzXhat, this.#gammaMean[l]!.get());
@@ -197,7 +244,7 @@ export class Critic {
           { tensor: columnMean(dz), scale: n },
         );
       }
-      if (l > 0) da = tf.matMul(dc, this.#centredT[l]!.get());
+      if (l > 0) da = tf.matMul(dc, this.#weightT[l]!.get());
       else if (want.inputFrom !== undefined)
         dInput = tf.matMul(dc, this.#inputRows(want.inputFrom)) as tf.Tensor2D;
     }
@@ -209,7 +256,7 @@ export class Critic {
     if (!d) {
       const [rows, cols] = this.#layers[0]!.dense.w.shape as [number, number];
       d = new Derived([this.#layers[0]!.dense.w], () =>
-        tf.transpose(tf.slice(this.#centred[0]!.get(), [from, 0], [rows - from, cols])),
+        tf.transpose(tf.slice(this.#weight(0), [from, 0], [rows - from, cols])),
       );
       this.#inputRowsT.set(from, d);
     }
@@ -218,7 +265,7 @@ export class Critic {
 
   get variables(): tf.Variable[] {
     return [
-      ...this.#layers.flatMap((l) => [...l.dense.variables, ...l.norm.variables]),
+      ...this.#layers.flatMap((l) => [...l.dense.variables, ...(l.norm?.variables ?? [])]),
       ...this.#out.variables,
     ];
   }
@@ -228,7 +275,7 @@ export class Critic {
     for (const d of [
       ...this.#centred,
       ...this.#centredBias,
-      ...this.#centredT,
+      ...this.#weightT,
       ...this.#gammaMean,
       ...this.#inputRowsT.values(),
     ])
@@ -249,6 +296,13 @@ export interface PolicyOutput {
 
 const HALF_LOG_2PI = 0.5 * Math.log(2 * Math.PI);
 const LOG_2 = Math.log(2);
+
+/**
+ * The largest |action| whose log-likelihood is taken: atanh(±1) is infinite, so actions on the
+ * box's edge (an expert's clipped action) count as this close to it. A float32, so that the tf
+ * form (float32 tensors) and the JS form clamp to the same value.
+ */
+export const ACTION_LIMIT = Math.fround(1 - 1e-6);
 
 /** log(1 + eˣ) without overflow. */
 function softplus(x: number): number {
@@ -336,6 +390,20 @@ export class Actor {
       logProb: tf.sum(tf.sub(gaussian, squash), 1) as tf.Tensor1D,
       meanAction: tf.tanh(mean) as tf.Tensor2D,
     };
+  }
+
+  /**
+   * log π(a|s) of given actions `action` [B, A] (clamped to ±ACTION_LIMIT), [B]: with u = atanh(a),
+   * Σ [log N(u; μ, σ) − log(1 − a²)], the latter written as in `sample`. In tf ops
+   * (differentiable): the reference for `actionLogProb`.
+   */
+  logProbOf(obs: tf.Tensor2D, action: tf.Tensor2D): tf.Tensor1D {
+    const { mean, logStd } = this.#trunk(obs);
+    const u = tf.atanh(tf.clipByValue(action, -ACTION_LIMIT, ACTION_LIMIT));
+    const z = tf.div(tf.sub(u, mean), tf.exp(logStd));
+    const gaussian = tf.sub(tf.sub(tf.mul(tf.square(z), -0.5), logStd), HALF_LOG_2PI);
+    const squash = tf.mul(tf.sub(tf.sub(Math.log(2), u), tf.softplus(tf.mul(u, -2))), 2);
+    return tf.sum(tf.sub(gaussian, squash), 1) as tf.Tensor1D;
   }
 
   /**
@@ -520,6 +588,88 @@ export function policyBackward(
       const t = s.rawTanh[k]!;
       out[r * 2 * A + j] = dMean;
       out[r * 2 * A + A + j] = dLogStd * s.span * (1 - t * t);
+    }
+  }
+  return out;
+}
+
+/** The log-likelihood of given actions under heads' outputs, with what its backward pass needs. */
+export interface ActionLikelihood {
+  rows: number;
+  actionDim: number;
+  /** log π(a|s) [rows]. */
+  logProb: Float64Array;
+  /** z = (atanh(a) − μ)/σ and 1/σ, [rows, A]. */
+  z: Float64Array;
+  invStd: Float64Array;
+  /** tanh of the log-std pre-activation [rows, A]. */
+  rawTanh: Float64Array;
+  /** (hi − lo)/2 of the log-std squash. */
+  span: number;
+}
+
+/**
+ * `Actor.logProbOf`'s arithmetic on rows `start … start+rows−1` of `heads`, for the actions
+ * `action` [rows, A] (clamped to ±ACTION_LIMIT): with u = atanh(a), z = (u − μ)/σ,
+ * log π(a|s) = Σ [−z²/2 − log σ − log √(2π) − 2(log 2 − u − softplus(−2u))].
+ */
+export function actionLogProb(
+  heads: Float32Array,
+  start: number,
+  rows: number,
+  actionDim: number,
+  action: Float32Array,
+  [lo, hi]: [number, number],
+): ActionLikelihood {
+  const A = actionDim;
+  const span = 0.5 * (hi - lo);
+  const s: ActionLikelihood = {
+    rows,
+    actionDim,
+    logProb: new Float64Array(rows),
+    z: new Float64Array(rows * A),
+    invStd: new Float64Array(rows * A),
+    rawTanh: new Float64Array(rows * A),
+    span,
+  };
+  for (let r = 0; r < rows; r++) {
+    const o = (start + r) * 2 * A;
+    let logProb = 0;
+    for (let j = 0; j < A; j++) {
+      const k = r * A + j;
+      const t = Math.tanh(heads[o + A + j]!);
+      const logStd = (t + 1) * span + lo;
+      const u = Math.atanh(Math.max(-ACTION_LIMIT, Math.min(ACTION_LIMIT, action[k]!)));
+      const invStd = Math.exp(-logStd);
+      const z = (u - heads[o + j]!) * invStd;
+      s.z[k] = z;
+      s.invStd[k] = invStd;
+      s.rawTanh[k] = t;
+      logProb += -0.5 * z * z - logStd - HALF_LOG_2PI - 2 * (LOG_2 - u - softplus(-2 * u));
+    }
+    s.logProb[r] = logProb;
+  }
+  return s;
+}
+
+/**
+ * dL/d(heads) [rows, 2·A] from dL/d log π(a|s) per row (`actionLogProb`'s rows): the action is
+ * data, so d(log π)/dμ = z/σ and d(log π)/d log σ = z² − 1, d log σ/d raw = (1 − tanh²(raw))·(hi − lo)/2.
+ */
+export function actionLogProbBackward(
+  s: ActionLikelihood,
+  dLogProb: ArrayLike<number>,
+): Float32Array {
+  const A = s.actionDim;
+  const out = new Float32Array(s.rows * 2 * A);
+  for (let r = 0; r < s.rows; r++) {
+    const g = dLogProb[r]!;
+    for (let j = 0; j < A; j++) {
+      const k = r * A + j;
+      const z = s.z[k]!;
+      const t = s.rawTanh[k]!;
+      out[r * 2 * A + j] = g * z * s.invStd[k]!;
+      out[r * 2 * A + A + j] = g * (z * z - 1) * s.span * (1 - t * t);
     }
   }
   return out;

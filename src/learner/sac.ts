@@ -13,9 +13,12 @@ import {
 import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
 import { make, read } from './heap.ts';
 import {
+  actionLogProb,
+  actionLogProbBackward,
   Actor,
   Critic,
   policyBackward,
+  type PolicySample,
   samplePolicy,
   weightGradient,
   type WeightGradientOffload,
@@ -47,7 +50,20 @@ export interface UpdateMetrics {
   demo_size: number;
 }
 
-type ActorMetric = 'actor_loss' | 'entropy' | 'bc_loss' | 'q_term_scale' | 'actor_grad_norm';
+/** What an awr learner step reports besides: the mean and the largest advantage weight of the batch. */
+export interface AdvantageMetrics {
+  adv_weight_mean: number;
+  adv_weight_max: number;
+}
+
+type ActorMetric =
+  | 'actor_loss'
+  | 'entropy'
+  | 'bc_loss'
+  | 'q_term_scale'
+  | 'actor_grad_norm'
+  | 'adv_weight_mean'
+  | 'adv_weight_max';
 type CriticMetric =
   | 'critic_loss'
   | 'q_mean'
@@ -106,7 +122,8 @@ function joinRowsInto(out: Float32Array, obs: Float32Array, x: Float32Array, n: 
  * and all state, stays here, and the results do not depend on it.
  */
 export class Sac {
-  readonly config: LearnerConfig;
+  /** The settings; only `setActorLoss` changes them (to a new object). */
+  config: LearnerConfig;
   readonly obsDim: number;
   readonly actionDim: number;
   readonly online: ReplayBuffer;
@@ -123,6 +140,8 @@ export class Sac {
   /** Learner steps and actor updates done so far. */
   steps = 0;
   actorUpdates = 0;
+  /** The actor update at which sac+bc's β schedule started (0, or when `setActorLoss` set it). */
+  bcFrom = 0;
   readonly #lastActor: Partial<Record<ActorMetric, number>> = {};
   readonly #batch: Batch;
   readonly #criticVars: tf.Variable[];
@@ -155,7 +174,8 @@ export class Sac {
       config.logStdMin,
       config.logStdMax,
     ]);
-    const critic = () => new Critic(obsDim + actionDim, config.hidden, init);
+    const critic = () =>
+      new Critic(obsDim + actionDim, config.hidden, init, config.criticLayerNorm);
     this.critics = Array.from({ length: config.ensembleSize }, () => critic());
     this.targets = Array.from({ length: config.ensembleSize }, () => critic());
     this.targets.forEach((t, e) =>
@@ -175,8 +195,10 @@ export class Sac {
       dim = h;
       return macs;
     }, 0);
-    const wanted =
-      options.helpers === 'always'
+    // (helper threads build LayerNorm critics only)
+    const wanted = !config.criticLayerNorm
+      ? 0
+      : options.helpers === 'always'
         ? config.threads - 1
         : tf.getBackend() === 'wasm' && work * config.batchSize >= HELPER_MIN_WORK
           ? Math.min(config.threads, availableParallelism()) - 1
@@ -248,9 +270,18 @@ export class Sac {
   /** β of sac+bc at this point of the schedule: linear decay to 0 over bcDecaySteps actor updates. */
   get bcWeight(): number {
     const { actorLoss, bcWeight, bcDecaySteps } = this.config;
-    if (actorLoss === 'sac') return 0;
+    if (actorLoss === 'sac' || actorLoss === 'awr') return 0;
     if (actorLoss === 'bc') return 1;
-    return bcWeight * Math.max(0, 1 - this.actorUpdates / bcDecaySteps);
+    return bcWeight * Math.max(0, 1 - (this.actorUpdates - this.bcFrom) / bcDecaySteps);
+  }
+
+  /**
+   * Switches the actor loss from the next update on (the studio's BC-warmup → RL hand-over).
+   * Switching to sac+bc starts β's decay again from bcWeight.
+   */
+  setActorLoss(loss: LearnerConfig['actorLoss']): void {
+    if (loss === 'sac+bc' && this.config.actorLoss !== 'sac+bc') this.bcFrom = this.actorUpdates;
+    this.config = { ...this.config, actorLoss: loss };
   }
 
   /** ε ~ N(0, I) for `rows` actions, row-major, from the learner's generator. */
@@ -278,7 +309,7 @@ export class Sac {
    * One learner step: `utd` critic updates, then (every `actorEvery` steps) one actor and one
    * temperature update. Returns metrics when `report` is set.
    */
-  update(report = false): UpdateMetrics | undefined {
+  update(report = false): (UpdateMetrics & Partial<AdvantageMetrics>) | undefined {
     if (this.online.size + this.demo.size === 0)
       throw new Error('the learner has no data to train on');
     const c = this.config;
@@ -339,6 +370,9 @@ export class Sac {
       reward_max: q('reward_max'),
       online_size: this.online.size,
       demo_size: this.demo.size,
+      ...(this.config.actorLoss === 'awr'
+        ? { adv_weight_mean: a('adv_weight_mean'), adv_weight_max: a('adv_weight_max') }
+        : {}),
     };
   }
 
@@ -466,19 +500,48 @@ export class Sac {
     metrics: Partial<Record<ActorMetric, number>> | undefined,
   ): void {
     const c = this.config;
+    const n = this.#batch.size;
+    const noise = this.#noiseValues(n);
+    const pi = samplePolicy(heads, 0, n, this.actionDim, noise, this.actor.logStdRange);
+    let meanLogProb = 0;
+    for (let r = 0; r < n; r++) meanLogProb += pi.logProb[r]!;
+    meanLogProb /= n;
+    const { loss, dHeads } =
+      c.actorLoss === 'awr'
+        ? this.#awrLoss(heads, pi, metrics)
+        : this.#sacLoss(pi, meanLogProb, fromOnline, metrics);
+    const grads = this.actor.backward(obs, tape, dHeads, this.#offload());
+    const clip = clipping(grads, c.gradClip, metrics !== undefined);
+    this.actorOptimizer.step(grads, clip.scale);
+    // α loss = −log α · (log π + H̄), log π detached: gradient −(mean log π + H̄)
+    const alphaGrad = -(meanLogProb + this.targetEntropy);
+    this.alphaOptimizer.step([{ values: Float32Array.of(alphaGrad), scale: 1 }]);
+    this.actorUpdates++;
+    if (metrics) {
+      metrics.actor_loss = loss;
+      metrics.entropy = -meanLogProb;
+      metrics.actor_grad_norm = clip.norm;
+    }
+  }
+
+  /**
+   * sac, sac+bc and bc: mean(α·log π(a|s)) [− mean_e Q_e(s, a)·qScale] [+ β·BC], a ~ π(s)
+   * reparameterised; its value and dL/d(heads).
+   */
+  #sacLoss(
+    pi: PolicySample,
+    meanLogProb: number,
+    fromOnline: number,
+    metrics: Partial<Record<ActorMetric, number>> | undefined,
+  ): { loss: number; dHeads: Float32Array } {
+    const c = this.config;
     const b = this.#batch;
     const n = b.size;
     const O = this.obsDim;
     const A = this.actionDim;
     const alpha = Math.exp(read(this.logAlpha)[0]!);
-    const noise = this.#noiseValues(n);
-    const pi = samplePolicy(heads, 0, n, A, noise, this.actor.logStdRange);
     const beta = this.bcWeight;
     const demoRows = n - fromOnline;
-    let meanLogProb = 0;
-    for (let r = 0; r < n; r++) meanLogProb += pi.logProb[r]!;
-    meanLogProb /= n;
-    // loss = mean(α·log π) [− mean_e Q_e(s, a)·qScale] [+ β·BC]
     let loss = alpha * meanLogProb;
     let qScale = 1;
     let dAction: Float32Array | undefined;
@@ -507,8 +570,8 @@ export class Sac {
       }
       qMean /= n;
       qAbs /= n;
-      // sac: −mean Q; sac+bc: −mean Q / mean|Q|.detach() (CPQL's normalisation)
-      if (c.actorLoss === 'sac+bc') qScale = 1 / (qAbs + 1e-6);
+      // sac: −mean Q; sac+bc: −mean Q / mean|Q|.detach() (CPQL's normalisation, unless turned off)
+      if (c.actorLoss === 'sac+bc' && c.normalizeQ) qScale = 1 / (qAbs + 1e-6);
       loss -= qMean * qScale;
       dAction = new Float32Array(n * A);
       for (const { dInput } of results) {
@@ -531,21 +594,65 @@ export class Sac {
       bc /= demoRows;
       loss += beta * bc;
     }
-    const dHeads = policyBackward(pi, dAction, alpha / n, dMeanAction);
-    const grads = this.actor.backward(obs, tape, dHeads, this.#offload());
-    const clip = clipping(grads, c.gradClip, metrics !== undefined);
-    this.actorOptimizer.step(grads, clip.scale);
-    // α loss = −log α · (log π + H̄), log π detached: gradient −(mean log π + H̄)
-    const alphaGrad = -(meanLogProb + this.targetEntropy);
-    this.alphaOptimizer.step([{ values: Float32Array.of(alphaGrad), scale: 1 }]);
-    this.actorUpdates++;
     if (metrics) {
-      metrics.actor_loss = loss;
-      metrics.entropy = -meanLogProb;
       metrics.bc_loss = bc;
       metrics.q_term_scale = qScale;
-      metrics.actor_grad_norm = clip.norm;
     }
+    return { loss, dHeads: policyBackward(pi, dAction, alpha / n, dMeanAction) };
+  }
+
+  /**
+   * awr: −mean(w·log π(a|s)) over the batch's actions a, w = min(exp(A/T), max) detached, with
+   * the advantage A = Q(s, a) − Q(s, a′), a′ ~ π(s) (`pi`), Q the ensemble's mean. α is not in
+   * it (the temperature update still runs); its value and dL/d(heads).
+   */
+  #awrLoss(
+    heads: Float32Array,
+    pi: PolicySample,
+    metrics: Partial<Record<ActorMetric, number>> | undefined,
+  ): { loss: number; dHeads: Float32Array } {
+    const c = this.config;
+    const b = this.#batch;
+    const n = b.size;
+    const O = this.obsDim;
+    const A = this.actionDim;
+    // Q of both actions in one pass per critic: rows [s | a] then [s | a′]
+    const input = new Float32Array(2 * n * (O + A));
+    joinRowsInto(input.subarray(0, n * (O + A)), b.obs, b.action, n);
+    joinRowsInto(input.subarray(n * (O + A)), b.obs, pi.action, n);
+    const tensor = tf.tensor2d(input, [2 * n, O + A]);
+    const qs = this.#spread(
+      this.critics.map((_, e) => e),
+      this.critics,
+      'critic',
+      'target', // a forward pass only, as for a target critic
+      { input, rows: 2 * n, cols: O + A },
+      (e) => targetQ(this.critics[e]!, tensor),
+      (r) => r.q!,
+    );
+    const E = qs.length;
+    const likelihood = actionLogProb(heads, 0, n, A, b.action, this.actor.logStdRange);
+    const dLogProb = new Float64Array(n);
+    let loss = 0;
+    let wSum = 0;
+    let wMax = 0;
+    for (let r = 0; r < n; r++) {
+      let advantage = 0;
+      for (const q of qs) advantage += q[r]! - q[n + r]!;
+      advantage /= E;
+      const w = Math.min(Math.exp(advantage / c.awrTemperature), c.awrMaxWeight);
+      wSum += w;
+      wMax = Math.max(wMax, w);
+      loss -= (w * likelihood.logProb[r]!) / n;
+      dLogProb[r] = -w / n;
+    }
+    if (metrics) {
+      metrics.bc_loss = 0;
+      metrics.q_term_scale = 1;
+      metrics.adv_weight_mean = wSum / n;
+      metrics.adv_weight_max = wMax;
+    }
+    return { loss, dHeads: actionLogProbBackward(likelihood, dLogProb) };
   }
 
   /** Sends the actor's hidden-layer weight gradients to a helper thread, when one is ready. */

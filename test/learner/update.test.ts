@@ -8,6 +8,9 @@ import { LearnerConfig, targetEntropyOf } from '../../src/learner/config.ts';
 import { read } from '../../src/learner/heap.ts';
 import { stopGradient } from '../../src/learner/layers.ts';
 import {
+  ACTION_LIMIT,
+  actionLogProb,
+  actionLogProbBackward,
   Actor,
   Critic,
   type CriticLayerTape,
@@ -49,38 +52,41 @@ function perturb(vars: tf.Variable[], rng: Random): void {
   }
 }
 
-test('the critic backward pass gives the gradients of tf.grad through Critic.apply', () => {
-  const rng = new Random(1);
-  const critic = new Critic(7, [16, 12], rng);
-  try {
-    perturb(critic.variables, rng);
-    tf.tidy(() => {
-      const n = 9;
-      const sa = tf.randomNormal([n, 7], 0, 1, 'float32', 2) as tf.Tensor2D;
-      const w = tf.randomNormal([n, 1], 0, 1, 'float32', 3) as tf.Tensor2D;
-      // L = Σ w·Q(s, a): dL/dQ = w
-      const loss = (input: tf.Tensor2D) => tf.sum(tf.mul(critic.apply(input), tf.reshape(w, [-1])));
-      const expected = tf.variableGrads(() => loss(sa) as tf.Scalar, critic.variables).grads;
-      const tape: CriticLayerTape[] = [];
-      assertClose(
-        read(critic.forward(sa, tape)),
-        critic.apply(sa).dataSync(),
-        'Q from the training forward',
-      );
-      const { grads } = critic.backward(tape, w, { params: true });
-      critic.variables.forEach((v, i) =>
-        assertClose(gradValues(grads[i]!), expected[v.name]!.dataSync(), `gradient ${i}`),
-      );
-      const dInput = tf.grad((x: tf.Tensor) => loss(x as tf.Tensor2D))(sa);
-      const tape2: CriticLayerTape[] = [];
-      critic.forward(sa, tape2);
-      const mine = critic.backward(tape2, w, { inputFrom: 5 }).dInput!;
-      assertClose(read(mine), tf.slice(dInput, [0, 5], [n, 2]).dataSync(), 'dQ/d input');
-    });
-  } finally {
-    critic.dispose();
-  }
-});
+for (const layerNorm of [true, false]) {
+  test(`the critic backward pass gives the gradients of tf.grad through Critic.apply${layerNorm ? '' : ', without LayerNorm'}`, () => {
+    const rng = new Random(1);
+    const critic = new Critic(7, [16, 12], rng, layerNorm);
+    try {
+      perturb(critic.variables, rng);
+      tf.tidy(() => {
+        const n = 9;
+        const sa = tf.randomNormal([n, 7], 0, 1, 'float32', 2) as tf.Tensor2D;
+        const w = tf.randomNormal([n, 1], 0, 1, 'float32', 3) as tf.Tensor2D;
+        // L = Σ w·Q(s, a): dL/dQ = w
+        const loss = (input: tf.Tensor2D) =>
+          tf.sum(tf.mul(critic.apply(input), tf.reshape(w, [-1])));
+        const expected = tf.variableGrads(() => loss(sa) as tf.Scalar, critic.variables).grads;
+        const tape: CriticLayerTape[] = [];
+        assertClose(
+          read(critic.forward(sa, tape)),
+          critic.apply(sa).dataSync(),
+          'Q from the training forward',
+        );
+        const { grads } = critic.backward(tape, w, { params: true });
+        critic.variables.forEach((v, i) =>
+          assertClose(gradValues(grads[i]!), expected[v.name]!.dataSync(), `gradient ${i}`),
+        );
+        const dInput = tf.grad((x: tf.Tensor) => loss(x as tf.Tensor2D))(sa);
+        const tape2: CriticLayerTape[] = [];
+        critic.forward(sa, tape2);
+        const mine = critic.backward(tape2, w, { inputFrom: 5 }).dInput!;
+        assertClose(read(mine), tf.slice(dInput, [0, 5], [n, 2]).dataSync(), 'dQ/d input');
+      });
+    } finally {
+      critic.dispose();
+    }
+  });
+}
 
 test('the policy head and actor backward pass give the gradients of tf.grad through Actor.sample', () => {
   const rng = new Random(4);
@@ -114,6 +120,45 @@ test('the policy head and actor backward pass give the gradients of tf.grad thro
       actor.variables.forEach((v, i) =>
         assertClose(gradValues(grads[i]!), expected[v.name]!.dataSync(), `gradient ${i}`),
       );
+    });
+  } finally {
+    actor.dispose();
+  }
+});
+
+test('the likelihood of given actions and its backward pass give tf.grad through Actor.logProbOf', () => {
+  const rng = new Random(6);
+  const range: [number, number] = [-5, 2];
+  const actor = new Actor(5, 3, [16, 8], rng, range);
+  try {
+    perturb(actor.variables, rng);
+    tf.tidy(() => {
+      const n = 7;
+      const obs = tf.randomNormal([n, 5], 0, 1, 'float32', 7) as tf.Tensor2D;
+      const action = Float32Array.from({ length: n * 3 }, () => rng.uniform(-0.95, 0.95));
+      const wRow = Float32Array.from({ length: n }, () => rng.normal());
+      // L = Σ_r w_r·log π(a_r|s_r)
+      const expected = tf.variableGrads(
+        () => tf.sum(tf.mul(actor.logProbOf(obs, tf.tensor2d(action, [n, 3])), wRow)) as tf.Scalar,
+        actor.variables,
+      ).grads;
+      const tape: tf.Tensor2D[] = [];
+      const heads = read(actor.heads(obs, tape)).slice();
+      const s = actionLogProb(heads, 0, n, 3, action, range);
+      const reference = actor.logProbOf(obs, tf.tensor2d(action, [n, 3]));
+      assertClose(s.logProb, reference.dataSync(), 'log π(a|s)');
+      const grads = actor.backward(obs, tape, actionLogProbBackward(s, wRow));
+      actor.variables.forEach((v, i) =>
+        assertClose(gradValues(grads[i]!), expected[v.name]!.dataSync(), `gradient ${i}`),
+      );
+      // Actions on the box's edges count as ±ACTION_LIMIT in both forms: finite, and equal.
+      const edge = Float32Array.from({ length: n * 3 }, (_, k) => (k % 2 ? 1 : -1));
+      const limit = edge.map((a) => a * ACTION_LIMIT);
+      const atEdge = actionLogProb(heads, 0, n, 3, edge, range).logProb;
+      assert.ok(atEdge.every(Number.isFinite), `finite: ${atEdge.join(', ')}`);
+      assert.deepEqual(atEdge, actionLogProb(heads, 0, n, 3, limit, range).logProb);
+      const tfEdge = actor.logProbOf(obs, tf.tensor2d(edge, [n, 3])).dataSync();
+      assert.deepEqual(tfEdge, actor.logProbOf(obs, tf.tensor2d(limit, [n, 3])).dataSync());
     });
   } finally {
     actor.dispose();
@@ -203,7 +248,7 @@ class ReferenceUpdate {
       this.#steps++;
       if (this.#steps % c.actorEvery !== 0) return;
       const beta =
-        c.actorLoss === 'sac'
+        c.actorLoss === 'sac' || c.actorLoss === 'awr'
           ? 0
           : c.actorLoss === 'bc'
             ? 1
@@ -216,12 +261,28 @@ class ReferenceUpdate {
       const { grads } = tf.variableGrads(() => {
         const pi = sac.actor.sample(obs, noise);
         logProb = tf.keep(pi.logProb);
+        if (c.actorLoss === 'awr') {
+          // −mean(w·log π(a|s)), w = min(exp((Q(s, a) − Q(s, a′))/T), max) detached, a′ ~ π(s)
+          const action = tf.tensor2d(b.action, [n, sac.actionDim]);
+          const q = (a: tf.Tensor) =>
+            tf.div(
+              tf.addN(sac.critics.map((cr) => cr.apply(tf.concat([obs, a], 1) as tf.Tensor2D))),
+              sac.critics.length,
+            );
+          const w = stopGradient(
+            tf.minimum(
+              tf.exp(tf.div(tf.sub(q(action), q(pi.action)), c.awrTemperature)),
+              c.awrMaxWeight,
+            ),
+          );
+          return tf.neg(tf.mean(tf.mul(w, sac.actor.logProbOf(obs, action)))) as tf.Scalar;
+        }
         let loss: tf.Tensor = tf.mean(tf.mul(alpha, pi.logProb));
         if (c.actorLoss !== 'bc') {
           const sa = tf.concat([obs, pi.action], 1);
           const q = tf.div(tf.addN(sac.critics.map((cr) => cr.apply(sa))), sac.critics.length);
           const qScale =
-            c.actorLoss === 'sac+bc'
+            c.actorLoss === 'sac+bc' && c.normalizeQ
               ? tf.div(1, tf.add(stopGradient(tf.mean(tf.abs(q))), 1e-6))
               : tf.scalar(1);
           loss = tf.sub(loss, tf.mul(tf.mean(q), qScale));
@@ -269,6 +330,35 @@ const CASES: Record<string, Partial<LearnerConfig>> = {
     utd: 2,
     gradClip: 1,
     backupEntropy: false,
+  },
+  'sac+bc without the Q normalisation, reward scale 50': {
+    hidden: [32, 32],
+    batchSize: 32,
+    actorLoss: 'sac+bc',
+    normalizeQ: false,
+    rewardScale: 50,
+  },
+  'awr, 3 critics, actor every 2': {
+    hidden: [32, 32],
+    batchSize: 32,
+    actorLoss: 'awr',
+    awrTemperature: 0.01,
+    ensembleSize: 3,
+    actorEvery: 2,
+  },
+  'awr with clipped weights (temperature 0.001, max 3), clipped gradient': {
+    hidden: [24],
+    batchSize: 24,
+    actorLoss: 'awr',
+    awrTemperature: 0.001,
+    awrMaxWeight: 3,
+    gradClip: 1,
+  },
+  'sac+bc, critics without LayerNorm': {
+    hidden: [32, 32],
+    batchSize: 32,
+    actorLoss: 'sac+bc',
+    criticLayerNorm: false,
   },
   'bc, 3 critics, 3 layers, reward scale and shift': {
     hidden: [16, 24, 8],
@@ -329,19 +419,20 @@ for (const [name, options] of Object.entries(CASES)) {
   });
 }
 
-for (const [threads, ensembleSize, steal] of [
-  [2, 6, false],
-  [3, 5, false],
-  [2, 6, true],
+for (const [threads, ensembleSize, steal, actorLoss] of [
+  [2, 6, false, 'sac+bc'],
+  [3, 5, false, 'sac+bc'],
+  [2, 6, true, 'sac+bc'],
+  [3, 4, false, 'awr'],
 ] as const) {
-  const what = `${threads - 1} helper thread(s), ${ensembleSize} critics${steal ? ', work stealing' : ''}`;
+  const what = `${threads - 1} helper thread(s), ${ensembleSize} critics, ${actorLoss}${steal ? ', work stealing' : ''}`;
   test(`helper threads change nothing, bit for bit: ${what}`, async () => {
     const config = LearnerConfig.parse({
       hidden: [32, 32],
       batchSize: 32,
       ensembleSize,
       minSubset: 3,
-      actorLoss: 'sac+bc',
+      actorLoss,
       utd: 2,
       seed: 5,
       threads,
