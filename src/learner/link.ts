@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { BackendName } from './backend.ts';
+import type { ActorLoss } from './config.ts';
 import {
   FreeRunOptions,
   FromWorker,
@@ -187,6 +188,11 @@ export class LearnerLink {
   /** Free-running: the worker trains continuously and publishes weights to `onWeights`. */
   run(options: Partial<FreeRunOptions> = {}): void {
     this.#post({ type: 'run', options: FreeRunOptions.parse(options) });
+  }
+
+  /** Switches the actor loss from the next learner step on (sac+bc: β's decay starts again). */
+  setActorLoss(loss: ActorLoss): void {
+    this.#post({ type: 'set-actor-loss', loss });
   }
 
   /** Stops free-running; resolves with the learner step it stopped at. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { BACKENDS } from './backend.ts';
+import { ActorLoss } from './config.ts';
 
 const floats = z.instanceof(Float32Array);
 
@@ -65,6 +66,11 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('run'), options: FreeRunOptions }),
   /** Leave free-running mode after the current learner step; answered by `paused`. */
   z.object({ type: z.literal('pause'), id: z.number().int() }),
+  /**
+   * Switch the actor loss between steps (the studio's BC-warmup → RL hand-over); a BC weight
+   * schedule (sac+bc) starts again from here.
+   */
+  z.object({ type: z.literal('set-actor-loss'), loss: ActorLoss }),
   /** Answer `checkpoint` with the learner's whole state (see checkpoint.ts). */
   z.object({ type: z.literal('checkpoint'), id: z.number().int() }),
   /** Answer `checked` once the refilled buffers match the restored checkpoint's (else `error`). */

@@ -184,6 +184,9 @@ async function handle(message: ToWorker): Promise<void> {
       send({ type: 'paused', id: message.id, steps: sac?.steps ?? 0 });
       return;
     }
+    case 'set-actor-loss':
+      learner('set-actor-loss').setActorLoss(message.loss);
+      return;
     case 'checkpoint': {
       const s = learner('checkpoint');
       const { meta, payload } = await checkpointOf(s);

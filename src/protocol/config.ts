@@ -60,5 +60,7 @@ export const RunConfig = z.object({
   episodes: z.number().int().positive().optional(),
   seed: z.number().int().nonnegative().default(0),
   train: TrainSettings.optional(),
+  /** A studio session's SessionConfig (src/protocol/studio.ts), as stored. */
+  session: z.record(z.string(), z.unknown()).optional(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;

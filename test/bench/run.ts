@@ -4,6 +4,7 @@
 // their code, and prints without saving.
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, machine, saveSection, toMarkdown } from './harness.ts';
+import { benchHil } from './hil.ts';
 import { benchLearner } from './learner.ts';
 import { benchLift } from './lift.ts';
 import { benchLoop } from './loop.ts';
@@ -17,6 +18,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   probe: () => benchProbe({ quick }),
   lift: () => benchLift({ quick }),
   loop: () => benchLoop({ quick }),
+  hil: () => benchHil({ quick }),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

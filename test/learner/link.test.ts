@@ -150,3 +150,32 @@ describe('learner worker, checkpoint and restore', () => {
     }
   });
 });
+
+describe('learner worker, actor loss switch', () => {
+  it('BC-warmup to sac+bc: β starts again at its full weight, and a checkpoint keeps where', async () => {
+    const link = await LearnerLink.start({
+      obsDim: OBS,
+      actionDim: ACT,
+      config: { ...CONFIG, actorLoss: 'bc', bcWeight: 0.5, bcDecaySteps: 100 },
+      metricsEvery: 1,
+      onMetrics: (m) => metrics.push(m),
+    });
+    const metrics: Record<string, number>[] = [];
+    try {
+      link.add('demo', batch(6, 100));
+      await link.train(20);
+      assert.equal(metrics.at(-1)!.bc_weight, 1, 'bc: the BC term alone');
+      link.setActorLoss('sac+bc');
+      await link.train(10);
+      // β decays linearly from 0.5 over 100 actor updates counted from the switch, not from 0.
+      const beta = metrics.at(-1)!.bc_weight!;
+      // (counted from 0 it would be 0.35)
+      assert.ok(Math.abs(beta - 0.45) < 1e-9, `β after 10 updates of sac+bc: ${beta}`);
+      const { meta } = await link.checkpoint();
+      assert.equal((meta.config as { actorLoss: string }).actorLoss, 'sac+bc');
+      assert.equal(meta.bcFrom, 20);
+    } finally {
+      await link.close();
+    }
+  });
+});

@@ -1,54 +1,113 @@
 import type { AddressInfo } from 'node:net';
 import { rendererBuilt, startStudioServer } from '../../server/http.ts';
-import { type Command, intFlag, parse } from '../args.ts';
+import { attachRpc, RPC_PATH } from '../../server/rpc.ts';
+import { type SessionConfigInput, TaskConfig } from '../../protocol/index.ts';
+import { Session } from '../../studio/session.ts';
+import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { codeVersion, openStore } from '../common.ts';
+import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
 const usage = `
-Usage: tandem serve [--port N] [--host ADDR] [--db PATH]
+Usage: tandem serve [options]
 
-Runs the studio headless and serves its UI on http://HOST:PORT (default 127.0.0.1:7420).
-Stop it with Ctrl-C.
+Runs the studio headless: a live session (control loop, safety layer, learner worker, recorder)
+on the task, its UI on http://HOST:PORT and its RPC and event stream on ws://HOST:PORT${RPC_PATH}.
+It starts paused. Stop it with Ctrl-C (the running episode is kept, marked interrupted).
+
+Options:
+  --task TASK          sim/panda-lift (default) | probe
+  --operator WHO       human (teleop packets; default) | scripted (the task's expert corrects
+                       the policy by itself, and drives BC-warmup)
+  --intervention S     hold (default: intervene while the button is held) | toggle
+  --seed N             (default 0)
+  --port N             (default 7420)
+  --host ADDR          (default 127.0.0.1)
+  --db PATH            database file (default: the data folder)
+${taskOptionFlags}
 `;
 
 export const serveOptions = {
   port: { type: 'string' },
   host: { type: 'string' },
   db: { type: 'string' },
+  task: { type: 'string' },
+  operator: { type: 'string' },
+  intervention: { type: 'string' },
+  seed: { type: 'string' },
+  ...taskOptionsFrom.options,
 } as const;
 
-/** Starts the browser host and runs until SIGINT/SIGTERM; shared by `serve` and `start`. */
-export async function serveStudio(values: {
-  port?: string;
-  host?: string;
-  db?: string;
-}): Promise<void> {
+type ServeValues = Partial<Record<keyof typeof serveOptions, string>>;
+
+/** The session's config from the flags (the defaults are printed at start). */
+function sessionConfig(values: ServeValues): SessionConfigInput {
+  const operator = values.operator ?? 'human';
+  if (operator !== 'human' && operator !== 'scripted') {
+    throw new UsageError(`--operator must be human or scripted, got "${operator}"`);
+  }
+  const style = values.intervention ?? 'hold';
+  if (style !== 'hold' && style !== 'toggle') {
+    throw new UsageError(`--intervention must be hold or toggle, got "${style}"`);
+  }
+  const task = TaskConfig.parse({
+    task: taskFlag(values.task ?? 'sim/panda-lift'),
+    options: taskOptionsFrom.parse(values),
+  });
+  return {
+    task,
+    operator,
+    interventionStyle: style,
+    seed: intFlag('seed', values.seed, 0),
+    // One learner thread live: the other core keeps the control loop on time (BENCHMARKS.md, loop).
+    learner: { threads: 1 },
+  };
+}
+
+/** Starts the browser host with a live session; runs until SIGINT/SIGTERM. Shared with `start`. */
+export async function serveStudio(values: ServeValues): Promise<void> {
   if (!rendererBuilt()) {
     throw new Error('the UI is not built: run `npm run build` (npm start does it for you)');
   }
+  const config = sessionConfig(values);
   const store = openStore(values.db);
-  const host = values.host ?? '127.0.0.1';
-  const server = await startStudioServer({
-    store,
-    version: codeVersion(),
-    host,
-    port: intFlag('port', values.port, 7420),
-  });
-  const { port } = server.address() as AddressInfo;
-  console.log(`tandem studio: http://${host}:${port}/  (db ${store.path}; Ctrl-C to stop)`);
-  await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
-  store.close();
+  let session: Session | undefined;
+  try {
+    session = await Session.open(store, config, { codeVersion: codeVersion() });
+    const host = values.host ?? '127.0.0.1';
+    const server = await startStudioServer({
+      store,
+      version: codeVersion(),
+      host,
+      port: intFlag('port', values.port, 7420),
+    });
+    const rpc = attachRpc(server, session);
+    session.startLive();
+    const { port } = server.address() as AddressInfo;
+    const c = session.config;
+    console.log(`tandem studio: http://${host}:${port}/  (db ${store.path}; Ctrl-C to stop)`);
+    console.log(
+      `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.safety.settings)}`,
+    );
+    console.log(`  ${session.status().learner.backend}; RPC ws://${host}:${port}${RPC_PATH}`);
+    await new Promise<void>((resolve) => {
+      const stop = () => resolve();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    await rpc.close();
+    await new Promise((resolve) => server.close(resolve));
+  } finally {
+    await session?.close();
+    store.close();
+  }
 }
 
 export const serve: Command = {
   name: 'serve',
-  summary: 'run the studio headless and serve its UI over HTTP',
+  summary: 'run the studio (live session, UI, WebSocket RPC) on this machine',
   usage,
   async run(argv) {
     const args = parse(argv, serveOptions, usage);
-    if (args) await serveStudio(args.values);
+    if (args) await serveStudio(args.values as ServeValues);
   },
 };

@@ -4,7 +4,7 @@ import { type Command, parse } from '../args.ts';
 import { serveOptions, serveStudio } from './serve.ts';
 
 const usage = `
-Usage: tandem start [--port N] [--host ADDR] [--db PATH]
+Usage: tandem start [serve options: see tandem serve --help]
 
 Opens the desktop studio (Electron). Without the Electron binary it says so and starts the
 browser host instead (same as tandem serve).

@@ -1,0 +1,138 @@
+import { z } from 'zod';
+import { TaskConfig } from './config.ts';
+import { EpisodeOutcome } from './episode.ts';
+import { HealthAlert } from './health.ts';
+import { InterventionStyle, Mode, ModeCommand, ModeEvent } from './modes.ts';
+
+/**
+ * What a studio session runs with; stored whole with its run. `operator`: who drives when the
+ * operator is asked to (intervention, BC-warmup): a human through teleop packets, or the scripted
+ * corrective operator (the task's expert), which also decides on its own when to intervene.
+ */
+export const SessionConfig = z
+  .object({
+    task: TaskConfig,
+    seed: z.number().int().nonnegative().default(0),
+    /** Control rate (Hz); the task's own by default. */
+    rateHz: z.number().positive().max(50).optional(),
+    operator: z.enum(['human', 'scripted']).default('human'),
+    /** The scripted operator takes over from a straying policy by itself (else it only drives BC-warmup). */
+    scriptedInterventions: z.boolean().default(true),
+    interventionStyle: InterventionStyle.default('hold'),
+    /** Learner settings over the task's preset (LearnerConfig input). */
+    learner: z.record(z.string(), z.unknown()).default({}),
+    /** The policy samples its action in autonomous mode (exploration) instead of the mean. */
+    sample: z.boolean().default(true),
+    /** Start the next episode this long after one ends (ms); -1: wait for a reset command. */
+    autoResetMs: z.number().int().min(-1).default(1000),
+    /** Live mode: publish the policy every N learner steps or T ms. */
+    publishEverySteps: z.number().int().positive().default(50),
+    publishEveryMs: z.number().positive().default(1000),
+    /** Live mode: at most this many learner steps per online transition (none: flat out). */
+    maxStepsPerTransition: z.number().positive().optional(),
+    /** Safety settings (SafetyOptions input). */
+    safety: z.record(z.string(), z.unknown()).default({}),
+  })
+  .strict();
+export type SessionConfig = z.infer<typeof SessionConfig>;
+export type SessionConfigInput = z.input<typeof SessionConfig>;
+
+/** What the operator can say about the running episode. */
+export const EpisodeCommand = z.enum(['success', 'failure', 'discard', 'reset']);
+export type EpisodeCommand = z.infer<typeof EpisodeCommand>;
+
+/** One control tick as the UI and the headset see it. */
+export const Telemetry = z.object({
+  tick: z.number().int(),
+  mode: Mode,
+  driver: z.enum(['policy', 'operator', 'none']),
+  episodeId: z.number().int().optional(),
+  step: z.number().int(),
+  obs: z.array(z.number()),
+  action: z.array(z.number()).optional(),
+  proposed: z.array(z.number()).optional(),
+  reward: z.number().optional(),
+  policyVersion: z.number().int(),
+  safety: z.object({ verdict: z.string(), reasons: z.array(z.string()) }).optional(),
+});
+export type Telemetry = z.infer<typeof Telemetry>;
+
+export const SessionStatus = z.object({
+  runId: z.number().int(),
+  task: z.string(),
+  mode: Mode,
+  operator: z.enum(['human', 'scripted']),
+  interventionStyle: InterventionStyle,
+  rateHz: z.number(),
+  running: z.boolean(),
+  episode: z
+    .object({ id: z.number().int(), kind: z.string(), steps: z.number().int(), return: z.number() })
+    .optional(),
+  episodes: z.object({
+    total: z.number().int(),
+    success: z.number().int(),
+    failure: z.number().int(),
+    timeout: z.number().int(),
+    discarded: z.number().int(),
+  }),
+  policyVersion: z.number().int(),
+  learner: z.object({
+    backend: z.string(),
+    steps: z.number().int(),
+    updatesPerS: z.number(),
+    backlog: z.number().int(),
+    online: z.number().int(),
+    demo: z.number().int(),
+  }),
+  loop: z.object({
+    ticks: z.number().int(),
+    missed: z.number().int(),
+    periodErrorP99: z.number(),
+    inferenceP99: z.number(),
+  }),
+  interventions: z.object({ count: z.number().int(), steps: z.number().int() }),
+  health: z.array(HealthAlert),
+  alarms: z.array(z.string()),
+});
+export type SessionStatus = z.infer<typeof SessionStatus>;
+
+/** Calls a client may make (WebSocket or Electron preload): one schema per method's params. */
+export const StudioCall = z.discriminatedUnion('method', [
+  z.object({ method: z.literal('status') }).strict(),
+  z.object({ method: z.literal('mode'), command: ModeCommand }).strict(),
+  z.object({ method: z.literal('episode'), command: EpisodeCommand }).strict(),
+  z.object({ method: z.literal('teleop'), packet: z.unknown() }).strict(),
+  z.object({ method: z.literal('start') }).strict(),
+  z.object({ method: z.literal('stop') }).strict(),
+]);
+export type StudioCall = z.infer<typeof StudioCall>;
+
+/** A request on the wire: a call with the client's id for its answer. */
+export const RpcRequest = z.object({ id: z.number().int().nonnegative() }).passthrough();
+
+export const RpcResponse = z.union([
+  z.object({ id: z.number().int(), ok: z.literal(true), result: z.unknown() }),
+  z.object({ id: z.number().int().nullable(), ok: z.literal(false), error: z.string() }),
+]);
+export type RpcResponse = z.infer<typeof RpcResponse>;
+
+/** What the studio pushes to every client. */
+export const StudioEvent = z.discriminatedUnion('event', [
+  z.object({ event: z.literal('telemetry'), data: Telemetry }),
+  z.object({ event: z.literal('mode'), data: ModeEvent }),
+  z.object({ event: z.literal('alert'), data: HealthAlert }),
+  z.object({ event: z.literal('alarm'), data: z.object({ message: z.string(), at: z.number() }) }),
+  z.object({
+    event: z.literal('episode'),
+    data: z.object({
+      id: z.number().int(),
+      kind: z.string(),
+      outcome: EpisodeOutcome,
+      steps: z.number().int(),
+      return: z.number(),
+      intervenedSteps: z.number().int(),
+    }),
+  }),
+  z.object({ event: z.literal('policy'), data: z.object({ version: z.number().int() }) }),
+]);
+export type StudioEvent = z.infer<typeof StudioEvent>;

@@ -1,0 +1,603 @@
+import { LearnerConfig } from '../learner/config.ts';
+import { LearnerLink, packTransitions } from '../learner/link.ts';
+import { PolicyRunner } from '../learner/policy.ts';
+import { LEARNER_PRESETS } from '../learner/presets.ts';
+import { CorrectiveOperator } from '../operator/corrective.ts';
+import { TeleopInput } from '../operator/teleop.ts';
+import {
+  type ActionSource,
+  EpisodeCommand,
+  type EpisodeKind,
+  type EpisodeOutcome,
+  type HealthAlert,
+  type ModeEvent,
+  type RunConfig,
+  SessionConfig,
+  type SessionConfigInput,
+  type SessionStatus,
+  type StudioEvent,
+  type Telemetry,
+  type Transition,
+} from '../protocol/index.ts';
+import { createExpert, createRobot, type Robot } from '../robots/index.ts';
+import { Recorder, type Store } from '../store/index.ts';
+import { Random } from '../util/random.ts';
+import type { BackendName } from '../learner/backend.ts';
+import { ControlLoop } from './control-loop.ts';
+import { LearnerMonitor } from './learner-monitor.ts';
+import { ModeMachine, type ModeResult } from './modes.ts';
+import { SafetyLayer, type SafetyResult } from './safety.ts';
+
+export interface SessionOptions {
+  backend?: BackendName;
+  /** Transitions for the demo buffer at start (e.g. recorded scripted demos). */
+  demos?: readonly Transition[];
+  /** Code version stored with the run. */
+  codeVersion?: string;
+}
+
+interface RunningEpisode {
+  id: number;
+  kind: EpisodeKind;
+  seed: number;
+  steps: number;
+  return: number;
+  intervened: number;
+}
+
+const INFERENCE_WINDOW = 1000;
+
+interface Sink {
+  alert: (alert: HealthAlert) => void;
+  metrics: (m: Record<string, number>) => void;
+}
+
+/**
+ * One studio session: the robot, the operator's inputs, the policy, the safety layer, the
+ * recorder and the learner worker, driven one control tick at a time. It is one run in SQLite,
+ * with its whole config. Two drivers share the same `tick`:
+ * - live (`startLive`): a ControlLoop at the control rate, the learner free-running in its
+ *   worker and publishing weights, which are swapped in between ticks;
+ * - headless (`runHeadless`): ticks on a virtual clock as fast as the sim goes, lock-stepped with
+ *   a fixed number of learner steps per tick (reproducible: for tests and benchmarks).
+ *
+ * A tick never waits: the policy runs in plain TypeScript, steps go to the Recorder's queue and
+ * transitions to the worker as messages.
+ */
+export class Session {
+  readonly config: SessionConfig;
+  readonly runId: number;
+  readonly robot: Robot;
+  readonly modes: ModeMachine;
+  readonly safety: SafetyLayer;
+  readonly policy: PolicyRunner;
+  readonly teleop: TeleopInput;
+  readonly rateHz: number;
+  readonly #store: Store;
+  readonly #link: LearnerLink;
+  readonly #recorder: Recorder;
+  readonly #monitor: LearnerMonitor;
+  readonly #corrective: CorrectiveOperator | undefined;
+  readonly #rng: Random;
+  readonly #listeners = new Set<(event: StudioEvent) => void>();
+  readonly #obsDim: number;
+  readonly #actionDim: number;
+  readonly #batchSize: number;
+  #loop: ControlLoop | undefined;
+  #obs: Float64Array;
+  #episode: RunningEpisode | undefined;
+  #nextSeed: number;
+  /** When the next episode may begin (ms), while between episodes; undefined: on command. */
+  #resetAt: number | undefined = 0;
+  #ticks = 0;
+  #clock = 0;
+  #sent = { online: 0, demo: 0 };
+  #learnerSteps = 0;
+  #interventions = 0;
+  #interventionSteps = 0;
+  #outcomes: Record<EpisodeOutcome, number> = {
+    success: 0,
+    failure: 0,
+    timeout: 0,
+    interrupted: 0,
+    discarded: 0,
+  };
+  readonly #inference = new Float64Array(INFERENCE_WINDOW);
+  #inferenceCount = 0;
+  #alarms: string[] = [];
+  #actorLoss: string;
+  #closed = false;
+
+  private constructor(parts: {
+    config: SessionConfig;
+    runId: number;
+    store: Store;
+    robot: Robot;
+    link: LearnerLink;
+    monitor: LearnerMonitor;
+    policy: PolicyRunner;
+    batchSize: number;
+    actorLoss: string;
+    sink: Sink;
+  }) {
+    const { config, robot } = parts;
+    this.config = config;
+    this.runId = parts.runId;
+    this.robot = robot;
+    this.#store = parts.store;
+    this.#link = parts.link;
+    this.#monitor = parts.monitor;
+    this.policy = parts.policy;
+    this.#batchSize = parts.batchSize;
+    this.#actorLoss = parts.actorLoss;
+    this.rateHz = config.rateHz ?? robot.spec.rateHz;
+    this.#obsDim = robot.spec.observation.names.length;
+    this.#actionDim = robot.spec.action.names.length;
+    this.#recorder = new Recorder(parts.store);
+    this.safety = new SafetyLayer(robot.spec, config.safety);
+    this.teleop = new TeleopInput(this.#actionDim);
+    this.#corrective =
+      config.operator === 'scripted' ? new CorrectiveOperator(createExpert(robot)) : undefined;
+    this.#rng = new Random(config.seed ^ 0x5e55);
+    this.modes = new ModeMachine({
+      style: config.interventionStyle,
+      listener: (event) => this.#onMode(event),
+    });
+    this.#nextSeed = config.seed;
+    this.#obs = robot.reset(this.#nextSeed);
+    parts.sink.alert = (alert) => this.#emit({ event: 'alert', data: alert });
+    parts.sink.metrics = (m) => this.#onMetrics(m);
+  }
+
+  /** Opens a session: creates its run, the robot, the learner worker (loaded with `demos`). */
+  static async open(
+    store: Store,
+    input: SessionConfigInput,
+    opts: SessionOptions = {},
+  ): Promise<Session> {
+    const config = SessionConfig.parse(input);
+    const robot = await createRobot(config.task);
+    const obsDim = robot.spec.observation.names.length;
+    const actionDim = robot.spec.action.names.length;
+    let link: LearnerLink | undefined;
+    try {
+      const demos = opts.demos ?? [];
+      const learner = LearnerConfig.parse({
+        ...LEARNER_PRESETS[config.task.task],
+        seed: config.seed,
+        actorLoss: demos.length > 0 ? 'sac+bc' : 'sac',
+        ...config.learner,
+      });
+      const runConfig: RunConfig = {
+        command: 'studio',
+        task: config.task,
+        seed: config.seed,
+        session: { ...config, learner: { ...learner } },
+      };
+      const runId = store.createRun({
+        command: 'studio',
+        task: config.task.task,
+        config: JSON.parse(
+          JSON.stringify(runConfig, (_, v: unknown) => (v === Infinity ? 'Infinity' : v)),
+        ) as RunConfig,
+        spec: robot.spec,
+        ...(opts.codeVersion ? { codeVersion: opts.codeVersion } : {}),
+      });
+      const policy = new PolicyRunner(obsDim, actionDim, [learner.logStdMin, learner.logStdMax]);
+      // The worker's callbacks reach the session once it exists (it fills the sink in).
+      const sink: Sink = { alert: () => {}, metrics: () => {} };
+      const monitor = new LearnerMonitor(
+        store,
+        runId,
+        { gamma: learner.gamma, rewardScale: learner.rewardScale, actionDim },
+        (alert) => {
+          sink.alert(alert);
+        },
+      );
+      link = await LearnerLink.start({
+        obsDim,
+        actionDim,
+        config: { ...learner },
+        ...(opts.backend ? { backend: opts.backend } : {}),
+        metricsEvery: 50,
+        onMetrics: (m) => {
+          sink.metrics(m);
+          monitor.observe(m);
+        },
+        onWeights: (w) => policy.stage(w),
+      });
+      store.setRunBackend(runId, link.backend);
+      const session = new Session({
+        config,
+        runId,
+        store,
+        robot,
+        link,
+        monitor,
+        policy,
+        batchSize: learner.batchSize,
+        actorLoss: learner.actorLoss,
+        sink,
+      });
+      if (demos.length > 0) {
+        link.add('demo', packTransitions(demos, obsDim, actionDim));
+        session.#sent.demo += demos.length;
+      }
+      return session;
+    } catch (err) {
+      await link?.close();
+      robot.close();
+      throw err;
+    }
+  }
+
+  /** Listens to the studio's events (telemetry every tick, mode, alerts, episodes, policy). */
+  on(listener: (event: StudioEvent) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #emit(event: StudioEvent): void {
+    for (const l of this.#listeners) l(event);
+  }
+
+  /** A mode command (UI, keyboard, gamepad, headset): validated by the machine. */
+  command(input: unknown): ModeResult {
+    return this.modes.apply(input, this.#now());
+  }
+
+  /** An operator packet; throws TeleopError (and changes nothing) if it is malformed or late. */
+  teleopPacket(raw: unknown): void {
+    this.teleop.accept(raw, this.#now());
+  }
+
+  /** The operator's word on the running episode: success, failure, discard (rerecord), reset. */
+  episode(input: unknown): void {
+    const command = EpisodeCommand.parse(input);
+    if (!this.#episode) {
+      if (command === 'reset') this.#resetAt = this.#now();
+      return;
+    }
+    const outcome: EpisodeOutcome =
+      command === 'success'
+        ? 'success'
+        : command === 'failure'
+          ? 'failure'
+          : command === 'discard'
+            ? 'discarded'
+            : 'timeout';
+    this.#endEpisode(outcome, command === 'reset' ? 0 : this.config.autoResetMs);
+    this.#store.addEvent({
+      runId: this.runId,
+      kind: 'episode.command',
+      payload: { command, at: this.#now() },
+    });
+  }
+
+  #now(): number {
+    return this.#loop ? performance.now() : this.#clock;
+  }
+
+  /** One control step. Synchronous: never waits for the learner, the recorder or a client. */
+  tick(): void {
+    if (this.#closed) throw new Error('the session is closed');
+    const now = this.#now();
+    this.#ticks++;
+    const swapped = this.policy.swap();
+    if (swapped) this.#emit({ event: 'policy', data: { version: swapped.version } });
+
+    if (!this.#episode) {
+      if (this.#resetAt === undefined || now < this.#resetAt || this.modes.driver() === 'none') {
+        this.#telemetry(undefined, undefined, undefined);
+        return;
+      }
+      this.#beginEpisode();
+    }
+    const episode = this.#episode!;
+    const obs = this.#obs;
+
+    // The policy's proposal, computed on every tick it can be, also while the operator drives.
+    let proposal: Float32Array | undefined;
+    if (this.policy.ready) {
+      const t0 = performance.now();
+      const explore = this.config.sample && this.modes.mode === 'autonomous';
+      proposal = this.policy.act(obs, explore ? this.#rng : undefined);
+      this.#inference[this.#inferenceCount++ % INFERENCE_WINDOW] = performance.now() - t0;
+    }
+    // The scripted operator decides by itself when to take over and hand back.
+    let operatorAction: ArrayLike<number> | null = this.teleop.latest?.action ?? null;
+    if (this.#corrective) {
+      const decision = this.#corrective.decide(obs, proposal);
+      operatorAction = decision.action;
+      const mode = this.modes.mode;
+      // Without scripted interventions it only drives when asked (BC-warmup).
+      if (this.config.scriptedInterventions && mode === 'autonomous' && decision.intervene) {
+        this.modes.apply({ type: 'intervene', pressed: true, origin: 'scripted' }, now);
+      } else if (mode === 'intervention' && !decision.intervene) {
+        this.modes.apply({ type: 'intervene', pressed: false, origin: 'scripted' }, now);
+      }
+    }
+    const mode = this.modes.mode;
+    const driver = this.modes.driver();
+    if (driver === 'none') {
+      this.#telemetry(undefined, proposal, undefined);
+      return; // paused or e-stop: the robot is not stepped at all
+    }
+    const byOperator = driver === 'operator';
+    const scripted = this.#corrective !== undefined;
+    const safe: SafetyResult = this.safety.filter({
+      action: byOperator ? operatorAction : (proposal ?? null),
+      source: byOperator ? (scripted ? 'expert' : 'operator') : 'policy',
+      obs,
+      now,
+      lastOperatorPacketAt: scripted ? now : this.teleop.receivedAt,
+      estop: false,
+      mode,
+    });
+    if (safe.alarm) this.#alarm(safe.alarm);
+
+    const result = this.robot.step(safe.action);
+    const source: ActionSource = byOperator ? (scripted ? 'scripted' : 'human') : 'policy';
+    const intervened = mode === 'intervention';
+    this.#recorder.record(episode.id, {
+      index: episode.steps,
+      t: episode.steps / this.rateHz,
+      obs,
+      action: safe.action,
+      proposed: proposal ?? null,
+      reward: result.reward,
+      done: result.done,
+      truncated: result.truncated,
+      source,
+      intervened,
+      policyVersion: this.policy.version,
+    });
+    const transition = [
+      { obs, action: safe.action, reward: result.reward, nextObs: result.obs, done: result.done },
+    ];
+    this.#link.add('online', packTransitions(transition, this.#obsDim, this.#actionDim));
+    this.#sent.online++;
+    if (byOperator) {
+      // A human-driven (or scripted) transition also teaches the actor as a demonstration.
+      this.#link.add('demo', packTransitions(transition, this.#obsDim, this.#actionDim));
+      this.#sent.demo++;
+    }
+    episode.steps++;
+    episode.return += result.reward;
+    if (intervened) {
+      episode.intervened++;
+      this.#interventionSteps++;
+    }
+    this.#obs = result.obs;
+    this.#telemetry(safe, proposal, result.reward);
+    if (result.done || result.truncated) {
+      const outcome = result.done ? (result.info.success ? 'success' : 'failure') : 'timeout';
+      this.#endEpisode(outcome, this.config.autoResetMs);
+    }
+  }
+
+  #telemetry(
+    safe: SafetyResult | undefined,
+    proposal: Float32Array | undefined,
+    reward: number | undefined,
+  ): void {
+    if (this.#listeners.size === 0) return;
+    const data: Telemetry = {
+      tick: this.#ticks,
+      mode: this.modes.mode,
+      driver: this.modes.driver(),
+      ...(this.#episode ? { episodeId: this.#episode.id } : {}),
+      step: this.#episode?.steps ?? 0,
+      obs: Array.from(this.#obs),
+      ...(safe ? { action: Array.from(safe.action) } : {}),
+      ...(proposal ? { proposed: Array.from(proposal) } : {}),
+      ...(reward !== undefined ? { reward } : {}),
+      policyVersion: this.policy.version,
+      ...(safe ? { safety: { verdict: safe.verdict, reasons: safe.reasons } } : {}),
+    };
+    this.#emit({ event: 'telemetry', data });
+  }
+
+  #beginEpisode(): void {
+    const seed = this.#nextSeed;
+    const kind: EpisodeKind = this.modes.mode === 'bc-warmup' ? 'demo' : 'train';
+    this.#obs = this.robot.reset(seed);
+    this.safety.reset();
+    this.#corrective?.reset();
+    const id = this.#recorder.beginEpisode({
+      runId: this.runId,
+      task: this.robot.spec.task,
+      kind,
+      seed,
+      obsDim: this.#obsDim,
+      actionDim: this.#actionDim,
+    });
+    this.#episode = { id, kind, seed, steps: 0, return: 0, intervened: 0 };
+    this.#resetAt = undefined;
+  }
+
+  #outcomesTotal(): number {
+    return Object.values(this.#outcomes).reduce((a, b) => a + b, 0);
+  }
+
+  #endEpisode(outcome: EpisodeOutcome, resetAfterMs: number): void {
+    const e = this.#episode;
+    if (!e) return;
+    this.#recorder.endEpisode(e.id, { outcome, finalObs: this.#obs });
+    this.#outcomes[outcome]++;
+    this.#episode = undefined;
+    this.#nextSeed++;
+    this.#resetAt = resetAfterMs < 0 ? undefined : this.#now() + resetAfterMs;
+    // A scripted intervention ends with its episode; the next starts under the policy.
+    if (this.#corrective && this.modes.mode === 'intervention') {
+      this.modes.apply({ type: 'intervene', pressed: false, origin: 'scripted' }, this.#now());
+    }
+    this.#emit({
+      event: 'episode',
+      data: {
+        id: e.id,
+        kind: e.kind,
+        outcome,
+        steps: e.steps,
+        return: e.return,
+        intervenedSteps: e.intervened,
+      },
+    });
+  }
+
+  #alarm(message: string): void {
+    const at = this.#now();
+    this.#alarms = [...this.#alarms.slice(-9), message];
+    this.#store.addEvent({ runId: this.runId, kind: 'safety.alarm', payload: { message, at } });
+    this.#emit({ event: 'alarm', data: { message, at } });
+  }
+
+  #onMode(event: ModeEvent): void {
+    this.#store.addEvent({
+      runId: this.runId,
+      ...(this.#episode ? { episodeId: this.#episode.id } : {}),
+      kind: event.kind === 'transition' ? 'mode.transition' : 'mode.refused',
+      payload: event,
+    });
+    this.#emit({ event: 'mode', data: event });
+    if (event.kind !== 'transition') return;
+    if (event.to === 'intervention') this.#interventions++;
+    // An episode is a demonstration or not from start to end: entering or leaving BC-warmup ends
+    // the running one (as a time-out: the task did not end it).
+    if ((event.from === 'bc-warmup') !== (event.to === 'bc-warmup') && this.#episode) {
+      const between = event.to === 'e-stop' || event.to === 'paused';
+      if (!between) this.#endEpisode('timeout', this.config.autoResetMs);
+    }
+    // BC-warmup trains the actor by behaviour cloning; RL after it keeps a decaying BC term.
+    if (event.to === 'bc-warmup') this.#setActorLoss('bc');
+    else if (event.from === 'bc-warmup' && event.to === 'autonomous') this.#setActorLoss('sac+bc');
+  }
+
+  #setActorLoss(loss: 'bc' | 'sac+bc'): void {
+    if (this.#actorLoss === loss) return;
+    this.#actorLoss = loss;
+    this.#link.setActorLoss(loss);
+  }
+
+  #onMetrics(m: Record<string, number>): void {
+    this.#learnerSteps = Math.max(this.#learnerSteps, m.step ?? 0);
+    this.#monitor.envSteps = this.#sent.online;
+  }
+
+  /** Whether the learner has enough data for a batch. */
+  #learnerReady(): boolean {
+    return this.#sent.online + this.#sent.demo >= this.#batchSize;
+  }
+
+  /**
+   * Runs `ticks` control ticks on a virtual clock (1/rate apart), each followed by
+   * `learnerStepsPerTick` learner steps in lock-step once there is a batch of data; the new
+   * weights are swapped in at the next tick. `onTick` may issue commands between ticks.
+   */
+  async runHeadless(opts: {
+    ticks: number;
+    learnerStepsPerTick: number;
+    onTick?: (session: Session) => void | Promise<void>;
+  }): Promise<void> {
+    if (this.#loop) throw new Error('the session runs live: stop it first');
+    for (let i = 0; i < opts.ticks; i++) {
+      this.tick();
+      this.#clock += 1000 / this.rateHz;
+      if (opts.learnerStepsPerTick > 0 && this.#learnerReady()) {
+        const weights = await this.#link.train(opts.learnerStepsPerTick);
+        this.#learnerSteps = weights.version;
+        this.policy.stage(weights);
+      }
+      await opts.onTick?.(this);
+    }
+  }
+
+  /** Live: the control loop at the session's rate, the learner free-running. */
+  startLive(): void {
+    if (this.#loop?.running) return;
+    this.#loop = new ControlLoop({
+      rateHz: this.rateHz,
+      tick: () => this.tick(),
+      onError: (err) => {
+        this.modes.apply({ type: 'e-stop', origin: 'safety' }, performance.now());
+        this.#alarm(`control loop stopped: ${err instanceof Error ? err.message : String(err)}`);
+      },
+    });
+    this.#link.run({
+      publishEverySteps: this.config.publishEverySteps,
+      publishEveryMs: this.config.publishEveryMs,
+      ...(this.config.maxStepsPerTransition !== undefined
+        ? { maxStepsPerTransition: this.config.maxStepsPerTransition }
+        : {}),
+    });
+    this.#loop.start();
+  }
+
+  async stopLive(): Promise<void> {
+    if (!this.#loop) return;
+    await this.#loop.stop();
+    this.#learnerSteps = Math.max(this.#learnerSteps, await this.#link.pause());
+  }
+
+  get live(): boolean {
+    return this.#loop?.running ?? false;
+  }
+
+  status(): SessionStatus {
+    const loop = this.#loop?.stats();
+    const n = Math.min(this.#inferenceCount, INFERENCE_WINDOW);
+    const inference = [...this.#inference.subarray(0, n)].sort((a, b) => a - b);
+    const e = this.#episode;
+    return {
+      runId: this.runId,
+      task: this.robot.spec.task,
+      mode: this.modes.mode,
+      operator: this.config.operator,
+      interventionStyle: this.config.interventionStyle,
+      rateHz: this.rateHz,
+      running: this.live,
+      ...(e ? { episode: { id: e.id, kind: e.kind, steps: e.steps, return: e.return } } : {}),
+      episodes: {
+        total: this.#outcomesTotal(),
+        success: this.#outcomes.success,
+        failure: this.#outcomes.failure,
+        timeout: this.#outcomes.timeout,
+        discarded: this.#outcomes.discarded,
+      },
+      policyVersion: this.policy.version,
+      learner: {
+        backend: this.#link.backend,
+        steps: this.#learnerSteps,
+        updatesPerS: this.#monitor.latest.updates_per_s ?? 0,
+        backlog: this.#link.backlog,
+        online: this.#sent.online,
+        demo: this.#sent.demo,
+      },
+      loop: {
+        ticks: this.#ticks,
+        missed: loop?.missed ?? 0,
+        periodErrorP99: loop?.periodError.p99 ?? 0,
+        inferenceP99: n ? inference[Math.floor(0.99 * (n - 1))]! : 0,
+      },
+      interventions: { count: this.#interventions, steps: this.#interventionSteps },
+      health: this.#monitor.health.active(),
+      alarms: [...this.#alarms],
+    };
+  }
+
+  /** Writes every recorded step now (they are otherwise written in batches). */
+  flush(): void {
+    this.#recorder.flush();
+  }
+
+  /** Stops everything; the running episode is ended as interrupted, all steps flushed. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.stopLive();
+    this.#closed = true;
+    if (this.#episode) this.#endEpisode('interrupted', -1);
+    this.#recorder.close();
+    await this.#link.close();
+    this.robot.close();
+  }
+}

@@ -1,0 +1,167 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { WebSocket } from 'ws';
+import { attachRpc, RPC_PATH, type RpcServer } from '../../src/server/rpc.ts';
+import { Store } from '../../src/store/index.ts';
+import { Session } from '../../src/studio/session.ts';
+import { tempDir } from '../cli/helpers.ts';
+
+interface Answer {
+  id: number | null;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+}
+
+/** A WebSocket client on loopback that pairs answers with requests and keeps events. */
+class Client {
+  readonly ws: WebSocket;
+  readonly events: { event: string; data: unknown }[] = [];
+  readonly #waiting: ((a: Answer) => void)[] = [];
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data) => {
+      const message = JSON.parse(String(data)) as Answer & { event?: string; data?: unknown };
+      if (message.event) this.events.push({ event: message.event, data: message.data });
+      else this.#waiting.shift()?.(message);
+    });
+  }
+
+  static async connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
+    const ws = new WebSocket(url, { headers });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new Client(ws);
+  }
+
+  /** Sends raw text; resolves with the next answer. */
+  send(text: string): Promise<Answer> {
+    return new Promise((resolve) => {
+      this.#waiting.push(resolve);
+      this.ws.send(text);
+    });
+  }
+
+  call(id: number, call: Record<string, unknown>): Promise<Answer> {
+    return this.send(JSON.stringify({ id, ...call }));
+  }
+}
+
+describe('studio RPC over WebSocket (real session, real socket on loopback)', () => {
+  const tmp = tempDir();
+  let store: Store;
+  let session: Session;
+  let server: Server;
+  let rpc: RpcServer;
+  let url: string;
+  let client: Client;
+
+  before(async () => {
+    store = Store.open(join(tmp.dir, 'rpc.db'));
+    session = await Session.open(store, {
+      task: { task: 'sim/panda-lift', options: {} },
+      learner: { ensembleSize: 2, hidden: [32, 32], batchSize: 32 },
+      autoResetMs: 0,
+    });
+    server = createServer();
+    rpc = attachRpc(server, session);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}${RPC_PATH}`;
+    client = await Client.connect(url);
+  });
+  after(async () => {
+    client.ws.close();
+    await rpc.close();
+    await new Promise((r) => server.close(r));
+    await session.close();
+    store.close();
+    tmp.cleanup();
+  });
+
+  it('answers a status call', async () => {
+    const answer = await client.call(1, { method: 'status' });
+    assert.equal(answer.ok, true);
+    assert.equal((answer.result as { mode: string }).mode, 'paused');
+  });
+
+  it('malformed requests get a clear error and change nothing', async () => {
+    const before = session.status();
+    const cases: [string, RegExp][] = [
+      ['not json', /not JSON/],
+      [JSON.stringify({ method: 'status' }), /needs a numeric "id"/],
+      [JSON.stringify({ id: 2, method: 'fly' }), /method/],
+      [
+        JSON.stringify({
+          id: 3,
+          method: 'mode',
+          command: { type: 'set-mode', mode: 'warp', origin: 'ui' },
+        }),
+        /command/,
+      ],
+      [JSON.stringify({ id: 4, method: 'mode', command: { type: 'e-stop' } }), /command/],
+      [
+        JSON.stringify({ id: 5, method: 'mode', command: { type: 'reset', origin: 'ui' } }),
+        /refused/,
+      ],
+      [
+        JSON.stringify({ id: 6, method: 'teleop', packet: { seq: 1, action: [0, 0, 'up', 1] } }),
+        /teleop packet refused/,
+      ],
+      [
+        JSON.stringify({ id: 7, method: 'teleop', packet: { seq: 1, action: [0, 0, 1] } }),
+        /3 entries, the robot takes 4/,
+      ],
+      [JSON.stringify({ id: 8, method: 'episode', command: 'explode' }), /command/],
+      [JSON.stringify({ id: 9, method: 'status', extra: 1 }), /malformed request/],
+    ];
+    for (const [text, reason] of cases) {
+      const answer = await client.send(text);
+      assert.equal(answer.ok, false, text);
+      assert.match(answer.error ?? '', reason, text);
+    }
+    const afterwards = session.status();
+    assert.equal(afterwards.mode, before.mode);
+    assert.equal(afterwards.loop.ticks, before.loop.ticks);
+    assert.equal(session.teleop.latest, undefined, 'no bad packet was taken');
+    assert.equal(store.countEpisodes({ runId: session.runId }), 0);
+  });
+
+  it('a mode call changes the mode and every client hears of it', async () => {
+    const other = await Client.connect(url);
+    try {
+      const answer = await client.call(10, {
+        method: 'mode',
+        command: { type: 'set-mode', mode: 'autonomous', origin: 'ui' },
+      });
+      assert.equal(answer.ok, true);
+      assert.equal(session.modes.mode, 'autonomous');
+      await new Promise((r) => setTimeout(r, 100));
+      assert.ok(
+        other.events.some(
+          (e) => e.event === 'mode' && (e.data as { to: string }).to === 'autonomous',
+        ),
+      );
+      const stop = await client.call(11, {
+        method: 'mode',
+        command: { type: 'e-stop', origin: 'keyboard' },
+      });
+      assert.equal(stop.ok, true);
+      assert.equal(session.modes.mode, 'e-stop');
+    } finally {
+      other.ws.close();
+    }
+  });
+
+  it('refuses a browser page from another origin', async () => {
+    await assert.rejects(
+      Client.connect(url, { origin: 'https://evil.example' }),
+      /Unexpected server response: 401/,
+    );
+  });
+});
