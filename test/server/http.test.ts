@@ -1,19 +1,17 @@
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { HttpStudioClient } from '../../renderer/api/client.ts';
 import { createExpert, createRobot } from '../../src/robots/index.ts';
-import { rendererBuilt, startStudioServer } from '../../src/server/http.ts';
+import { startStudioServer } from '../../src/server/http.ts';
 import { Recorder, Store } from '../../src/store/index.ts';
 import { recordEpisodes } from '../../src/studio/record.ts';
+import { ensureRendererBuilt } from './renderer.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 describe('browser host (tandem serve)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-serve-'));
@@ -22,14 +20,7 @@ describe('browser host (tandem serve)', () => {
   let base: string;
 
   before(async () => {
-    if (!rendererBuilt()) {
-      const build = spawnSync(
-        process.execPath,
-        ['node_modules/vite/bin/vite.js', 'build', '--logLevel', 'error'],
-        { cwd: ROOT, encoding: 'utf8' },
-      );
-      assert.equal(build.status, 0, build.stderr);
-    }
+    ensureRendererBuilt();
     store = Store.open(join(dir, 'studio.db'));
     const robot = await createRobot({ task: 'probe', options: { maxSteps: 5 } });
     const runId = store.createRun({

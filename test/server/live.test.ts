@@ -1,0 +1,95 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { WebSocket } from 'ws';
+import { Store } from '../../src/store/index.ts';
+import { tempDir } from '../cli/helpers.ts';
+import { ensureRendererBuilt } from './renderer.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/tandem.js', import.meta.url));
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('tandem serve: a live session driven over the WebSocket RPC', () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it('runs the control loop live, takes mode calls, publishes the policy, stops cleanly', async () => {
+    ensureRendererBuilt();
+    const db = join(tmp.dir, 'live.db');
+    const child = spawn(
+      process.execPath,
+      [BIN, 'serve', '--port', '0', '--operator', 'scripted', '--db', db],
+      { env: { ...process.env, TANDEM_HOME: tmp.dir }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+    try {
+      const deadline = Date.now() + 60_000;
+      let url: string | undefined;
+      while (!url) {
+        assert.ok(Date.now() < deadline, `no RPC address printed: ${stdout} ${stderr}`);
+        url = /RPC (ws:\/\/\S+)/.exec(stdout)?.[1];
+        await sleep(100);
+      }
+      const ws = new WebSocket(url);
+      const answers = new Map<number, { ok: boolean; result?: unknown; error?: string }>();
+      const events: { event: string; data: unknown }[] = [];
+      ws.on('message', (raw) => {
+        const m = JSON.parse(String(raw)) as { id?: number; event?: string; data?: unknown };
+        if (m.event) events.push({ event: m.event, data: m.data });
+        else answers.set(m.id!, m as { ok: boolean });
+      });
+      await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+      let id = 0;
+      const call = async (body: Record<string, unknown>) => {
+        const n = ++id;
+        ws.send(JSON.stringify({ id: n, ...body }));
+        while (!answers.has(n)) await sleep(10);
+        return answers.get(n)!;
+      };
+      const mode = (m: string) =>
+        call({ method: 'mode', command: { type: 'set-mode', mode: m, origin: 'ui' } });
+
+      assert.ok((await mode('bc-warmup')).ok);
+      await sleep(4000); // 10 Hz: ~40 ticks of the expert driving, the learner training on them
+      assert.ok((await mode('autonomous')).ok);
+      const published = () => events.filter((e) => e.event === 'policy').length;
+      const start = Date.now();
+      while (published() === 0 && Date.now() - start < 20_000) await sleep(100);
+      await sleep(1500);
+      const status = (await call({ method: 'status' })).result as {
+        running: boolean;
+        loop: { ticks: number; missed: number };
+        policyVersion: number;
+        learner: { steps: number; demo: number };
+      };
+      assert.equal(status.running, true);
+      assert.ok(status.loop.ticks >= 50, `${status.loop.ticks} ticks`);
+      assert.ok(published() > 0 && status.policyVersion > 0, 'weights published and swapped in');
+      assert.ok(status.learner.demo >= 30, `${status.learner.demo} demo transitions`);
+      assert.ok(events.some((e) => e.event === 'telemetry'));
+      assert.ok((await call({ method: 'mode', command: { type: 'e-stop', origin: 'ui' } })).ok);
+      ws.close();
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, stderr);
+    const store = Store.open(db, { readonly: true });
+    try {
+      const episodes = store.listEpisodes({ limit: 100 });
+      assert.ok(episodes.some((e) => e.kind === 'demo' && e.numSteps > 0));
+      assert.ok(store.listEvents(1).some((e) => e.kind === 'mode.transition'));
+      assert.ok(
+        episodes.every((e) => e.outcome !== undefined),
+        'every episode ended, the one cut by Ctrl-C as interrupted',
+      );
+    } finally {
+      store.close();
+    }
+  });
+});
