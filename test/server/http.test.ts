@@ -12,7 +12,6 @@ import { Recorder, Store } from '../../src/store/index.ts';
 import { recordEpisodes } from '../../src/studio/record.ts';
 import { ensureRendererBuilt } from './renderer.ts';
 
-
 describe('browser host (tandem serve)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-serve-'));
   let store: Store;
