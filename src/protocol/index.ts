@@ -4,3 +4,4 @@ export * from './config.ts';
 export * from './health.ts';
 export * from './modes.ts';
 export * from './studio.ts';
+export * from './scene.ts';

@@ -54,6 +54,8 @@ export const Telemetry = z.object({
   reward: z.number().optional(),
   policyVersion: z.number().int(),
   safety: z.object({ verdict: z.string(), reasons: z.array(z.string()) }).optional(),
+  /** The bodies' world poses (SceneDescription), for the 3D view. */
+  poses: z.array(z.number()).optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
@@ -84,11 +86,16 @@ export const SessionStatus = z.object({
     online: z.number().int(),
     demo: z.number().int(),
   }),
+  /** Control-loop timing (ms; live only, 0 before): p99s over the last ticks. */
   loop: z.object({
     ticks: z.number().int(),
     missed: z.number().int(),
     periodErrorP99: z.number(),
+    latenessP99: z.number(),
+    workP99: z.number(),
     inferenceP99: z.number(),
+    /** Publication by the learner → in use at a tick (median of the last swaps). */
+    swapLatencyP50: z.number(),
   }),
   interventions: z.object({ count: z.number().int(), steps: z.number().int() }),
   health: z.array(HealthAlert),
@@ -104,6 +111,37 @@ export const StudioCall = z.discriminatedUnion('method', [
   z.object({ method: z.literal('teleop'), packet: z.unknown() }).strict(),
   z.object({ method: z.literal('start') }).strict(),
   z.object({ method: z.literal('stop') }).strict(),
+  /** The robot's SceneDescription (null: the robot cannot describe itself). */
+  z.object({ method: z.literal('scene') }).strict(),
+  /** The session run's learner metrics: every name, or those asked for, after a learner step. */
+  z
+    .object({
+      method: z.literal('metrics'),
+      names: z.array(z.string()).optional(),
+      afterStep: z.number().int().optional(),
+    })
+    .strict(),
+  /** Recorded episodes of any run in the database (an EpisodeFilter, checked by the store). */
+  z
+    .object({
+      method: z.literal('episodes'),
+      filter: z.record(z.string(), z.unknown()).default({}),
+    })
+    .strict(),
+  /** One episode's recorded steps. */
+  z.object({ method: z.literal('steps'), episodeId: z.number().int().positive() }).strict(),
+  /** One episode re-simulated from its seed and actions: the bodies' poses at every step. */
+  z.object({ method: z.literal('replay'), episodeId: z.number().int().positive() }).strict(),
+  /** Label, notes or soft delete of an episode, written to SQLite. */
+  z
+    .object({
+      method: z.literal('annotate'),
+      episodeId: z.number().int().positive(),
+      label: z.enum(['success', 'failure', 'none']).optional(),
+      notes: z.string().max(10_000).optional(),
+      deleted: z.boolean().optional(),
+    })
+    .strict(),
 ]);
 export type StudioCall = z.infer<typeof StudioCall>;
 
@@ -136,3 +174,11 @@ export const StudioEvent = z.discriminatedUnion('event', [
   z.object({ event: z.literal('policy'), data: z.object({ version: z.number().int() }) }),
 ]);
 export type StudioEvent = z.infer<typeof StudioEvent>;
+
+/** A metric's series as `metrics` answers it. */
+export const MetricSeries = z.object({
+  name: z.string(),
+  steps: z.array(z.number()),
+  values: z.array(z.number().nullable()),
+});
+export type MetricSeries = z.infer<typeof MetricSeries>;

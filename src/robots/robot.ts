@@ -1,4 +1,4 @@
-import type { RobotSpec } from '../protocol/index.ts';
+import type { RobotSpec, SceneDescription } from '../protocol/index.ts';
 
 /** What one control step returns. `done`: the task ended (success or failure); `truncated`: time limit. */
 export interface StepResult {
@@ -25,6 +25,10 @@ export interface Robot {
   /** `action` must have `spec.action.names.length` finite entries; anything else throws ActionError. */
   step(action: ArrayLike<number>): StepResult;
   close(): void;
+  /** What a viewer draws (sims describe themselves; a robot that cannot leaves this out). */
+  scene?(): SceneDescription;
+  /** The world pose of each body of `scene()` now: x, y, z, qw, qx, qy, qz a body. */
+  poses?(): Float64Array;
 }
 
 /** An action the robot refuses (wrong length, NaN or infinite entries). Nothing was applied. */

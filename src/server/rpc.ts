@@ -38,7 +38,27 @@ export async function dispatch(session: Session, call: StudioCall): Promise<unkn
     case 'stop':
       await session.stopLive();
       return false;
+    case 'scene':
+      return session.robot.scene?.() ?? null;
+    case 'metrics':
+      return session.metrics(call.names, call.afterStep);
+    case 'episodes':
+      return session.store.listEpisodes(call.filter);
+    case 'steps':
+      return session.store.readSteps(existing(session, call.episodeId).id);
+    case 'replay':
+      return session.replay(existing(session, call.episodeId).id);
+    case 'annotate': {
+      const { episodeId, method: _, ...patch } = call;
+      return session.store.updateEpisode(existing(session, episodeId).id, patch);
+    }
   }
+}
+
+function existing(session: Session, episodeId: number) {
+  const episode = session.store.getEpisode(episodeId);
+  if (!episode) throw new Error(`there is no episode ${episodeId}`);
+  return episode;
 }
 
 /** Parses one raw message into its id and call, or the reason it is malformed. */

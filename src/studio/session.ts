@@ -10,14 +10,14 @@ import {
   type EpisodeKind,
   type EpisodeOutcome,
   type HealthAlert,
+  type MetricSeries,
   type ModeEvent,
-  type RunConfig,
+  RunConfig,
   SessionConfig,
   type SessionConfigInput,
   type SessionStatus,
   type StudioEvent,
   type Telemetry,
-  type Transition,
 } from '../protocol/index.ts';
 import { createExpert, createRobot, type Robot } from '../robots/index.ts';
 import { Recorder, type Store } from '../store/index.ts';
@@ -31,7 +31,7 @@ import { SafetyLayer, type SafetyResult } from './safety.ts';
 export interface SessionOptions {
   backend?: BackendName;
   /** Transitions for the demo buffer at start (e.g. recorded scripted demos). */
-  demos?: readonly Transition[];
+  demos?: Parameters<typeof packTransitions>[0];
   /** Code version stored with the run. */
   codeVersion?: string;
 }
@@ -45,7 +45,8 @@ interface RunningEpisode {
   intervened: number;
 }
 
-const INFERENCE_WINDOW = 1000;
+/** Samples kept for the inference-time and swap-latency figures. */
+const WINDOW = 1000;
 
 interface Sink {
   alert: (alert: HealthAlert) => void;
@@ -73,7 +74,8 @@ export class Session {
   readonly policy: PolicyRunner;
   readonly teleop: TeleopInput;
   readonly rateHz: number;
-  readonly #store: Store;
+  /** The session's database (the review calls read and annotate episodes through it). */
+  readonly store: Store;
   readonly #link: LearnerLink;
   readonly #recorder: Recorder;
   readonly #monitor: LearnerMonitor;
@@ -102,8 +104,10 @@ export class Session {
     interrupted: 0,
     discarded: 0,
   };
-  readonly #inference = new Float64Array(INFERENCE_WINDOW);
+  readonly #inference = new Float64Array(WINDOW);
   #inferenceCount = 0;
+  readonly #swaps = new Float64Array(WINDOW);
+  #swapCount = 0;
   #alarms: string[] = [];
   #actorLoss: string;
   #closed = false;
@@ -124,7 +128,7 @@ export class Session {
     this.config = config;
     this.runId = parts.runId;
     this.robot = robot;
-    this.#store = parts.store;
+    this.store = parts.store;
     this.#link = parts.link;
     this.#monitor = parts.monitor;
     this.policy = parts.policy;
@@ -267,7 +271,7 @@ export class Session {
             ? 'discarded'
             : 'timeout';
     this.#endEpisode(outcome, command === 'reset' ? 0 : this.config.autoResetMs);
-    this.#store.addEvent({
+    this.store.addEvent({
       runId: this.runId,
       kind: 'episode.command',
       payload: { command, at: this.#now() },
@@ -275,7 +279,7 @@ export class Session {
   }
 
   #now(): number {
-    return this.#loop ? performance.now() : this.#clock;
+    return this.#loop?.running ? performance.now() : this.#clock;
   }
 
   /** One control step. Synchronous: never waits for the learner, the recorder or a client. */
@@ -284,7 +288,13 @@ export class Session {
     const now = this.#now();
     this.#ticks++;
     const swapped = this.policy.swap();
-    if (swapped) this.#emit({ event: 'policy', data: { version: swapped.version } });
+    if (swapped) {
+      if (swapped.publishedAt !== undefined) {
+        const latency = performance.timeOrigin + performance.now() - swapped.publishedAt;
+        this.#swaps[this.#swapCount++ % WINDOW] = latency;
+      }
+      this.#emit({ event: 'policy', data: { version: swapped.version } });
+    }
 
     if (!this.#episode) {
       if (this.#resetAt === undefined || now < this.#resetAt || this.modes.driver() === 'none') {
@@ -302,7 +312,7 @@ export class Session {
       const t0 = performance.now();
       const explore = this.config.sample && this.modes.mode === 'autonomous';
       proposal = this.policy.act(obs, explore ? this.#rng : undefined);
-      this.#inference[this.#inferenceCount++ % INFERENCE_WINDOW] = performance.now() - t0;
+      this.#inference[this.#inferenceCount++ % WINDOW] = performance.now() - t0;
     }
     // The scripted operator decides by itself when to take over and hand back.
     let operatorAction: ArrayLike<number> | null = this.teleop.latest?.action ?? null;
@@ -394,6 +404,7 @@ export class Session {
       ...(reward !== undefined ? { reward } : {}),
       policyVersion: this.policy.version,
       ...(safe ? { safety: { verdict: safe.verdict, reasons: safe.reasons } } : {}),
+      ...(this.robot.poses ? { poses: Array.from(this.robot.poses()) } : {}),
     };
     this.#emit({ event: 'telemetry', data });
   }
@@ -448,12 +459,12 @@ export class Session {
   #alarm(message: string): void {
     const at = this.#now();
     this.#alarms = [...this.#alarms.slice(-9), message];
-    this.#store.addEvent({ runId: this.runId, kind: 'safety.alarm', payload: { message, at } });
+    this.store.addEvent({ runId: this.runId, kind: 'safety.alarm', payload: { message, at } });
     this.#emit({ event: 'alarm', data: { message, at } });
   }
 
   #onMode(event: ModeEvent): void {
-    this.#store.addEvent({
+    this.store.addEvent({
       runId: this.runId,
       ...(this.#episode ? { episodeId: this.#episode.id } : {}),
       kind: event.kind === 'transition' ? 'mode.transition' : 'mode.refused',
@@ -499,7 +510,7 @@ export class Session {
     learnerStepsPerTick: number;
     onTick?: (session: Session) => void | Promise<void>;
   }): Promise<void> {
-    if (this.#loop) throw new Error('the session runs live: stop it first');
+    if (this.#loop?.running) throw new Error('the session runs live: stop it first');
     for (let i = 0; i < opts.ticks; i++) {
       this.tick();
       this.#clock += 1000 / this.rateHz;
@@ -512,8 +523,11 @@ export class Session {
     }
   }
 
-  /** Live: the control loop at the session's rate, the learner free-running. */
-  startLive(): void {
+  /**
+   * Live: the control loop at the session's rate, the learner free-running (unless `train` is
+   * false: the benchmark's idle-learner baseline).
+   */
+  startLive({ train = true } = {}): void {
     if (this.#loop?.running) return;
     this.#loop = new ControlLoop({
       rateHz: this.rateHz,
@@ -523,13 +537,14 @@ export class Session {
         this.#alarm(`control loop stopped: ${err instanceof Error ? err.message : String(err)}`);
       },
     });
-    this.#link.run({
-      publishEverySteps: this.config.publishEverySteps,
-      publishEveryMs: this.config.publishEveryMs,
-      ...(this.config.maxStepsPerTransition !== undefined
-        ? { maxStepsPerTransition: this.config.maxStepsPerTransition }
-        : {}),
-    });
+    if (train)
+      this.#link.run({
+        publishEverySteps: this.config.publishEverySteps,
+        publishEveryMs: this.config.publishEveryMs,
+        ...(this.config.maxStepsPerTransition !== undefined
+          ? { maxStepsPerTransition: this.config.maxStepsPerTransition }
+          : {}),
+      });
     this.#loop.start();
   }
 
@@ -545,8 +560,6 @@ export class Session {
 
   status(): SessionStatus {
     const loop = this.#loop?.stats();
-    const n = Math.min(this.#inferenceCount, INFERENCE_WINDOW);
-    const inference = [...this.#inference.subarray(0, n)].sort((a, b) => a - b);
     const e = this.#episode;
     return {
       runId: this.runId,
@@ -577,12 +590,54 @@ export class Session {
         ticks: this.#ticks,
         missed: loop?.missed ?? 0,
         periodErrorP99: loop?.periodError.p99 ?? 0,
-        inferenceP99: n ? inference[Math.floor(0.99 * (n - 1))]! : 0,
+        latenessP99: loop?.lateness.p99 ?? 0,
+        workP99: loop?.work.p99 ?? 0,
+        inferenceP99: quantile(this.#inference, this.#inferenceCount, 0.99),
+        swapLatencyP50: quantile(this.#swaps, this.#swapCount, 0.5),
       },
       interventions: { count: this.#interventions, steps: this.#interventionSteps },
       health: this.#monitor.health.active(),
       alarms: [...this.#alarms],
     };
+  }
+
+  /** The run's learner metrics as series (all names, or `names`), after learner step `afterStep`. */
+  metrics(names?: readonly string[], afterStep = -1): MetricSeries[] {
+    const wanted = names ? new Set(names) : undefined;
+    const series = new Map<string, MetricSeries>();
+    for (const m of this.store.readMetrics(this.runId)) {
+      if (m.step <= afterStep || (wanted && !wanted.has(m.name))) continue;
+      let s = series.get(m.name);
+      if (!s) series.set(m.name, (s = { name: m.name, steps: [], values: [] }));
+      s.steps.push(m.step);
+      s.values.push(Number.isFinite(m.value) ? m.value : null);
+    }
+    return [...series.values()];
+  }
+
+  /**
+   * Episode `episodeId` re-simulated from its seed with its recorded actions on a robot of its
+   * run's task: the bodies' poses before the first step and after each (for the 3D replay).
+   */
+  async replay(episodeId: number): Promise<{ poses: number[][] }> {
+    const episode = this.store.getEpisode(episodeId);
+    if (!episode) throw new Error(`there is no episode ${episodeId}`);
+    const run = this.store.getRun(episode.runId);
+    const config = RunConfig.safeParse(run?.config);
+    if (!config.success) throw new Error(`episode ${episodeId}: its run's config is unreadable`);
+    const robot = await createRobot(config.data.task);
+    try {
+      if (!robot.poses) throw new Error(`task ${robot.spec.task} cannot show its poses`);
+      robot.reset(episode.seed);
+      const poses = [Array.from(robot.poses())];
+      for (const step of this.store.readSteps(episodeId)) {
+        robot.step(step.action);
+        poses.push(Array.from(robot.poses()));
+      }
+      return { poses };
+    } finally {
+      robot.close();
+    }
   }
 
   /** Writes every recorded step now (they are otherwise written in batches). */
@@ -600,4 +655,12 @@ export class Session {
     await this.#link.close();
     this.robot.close();
   }
+}
+
+/** The q-quantile of the samples a ring of `count` pushes holds (0 when empty). */
+function quantile(ring: Float64Array, count: number, q: number): number {
+  const n = Math.min(count, ring.length);
+  if (n === 0) return 0;
+  const sorted = ring.slice(0, n).sort();
+  return sorted[Math.floor(q * (n - 1))]!;
 }

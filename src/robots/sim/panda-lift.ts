@@ -1,9 +1,10 @@
 import type { MainModule, MjData, MjModel } from 'mujoco-js';
-import { PandaLiftOptions, type RobotSpec } from '../../protocol/index.ts';
+import { PandaLiftOptions, type RobotSpec, type SceneDescription } from '../../protocol/index.ts';
 import { Random } from '../../util/random.ts';
 import { checkAction, type Robot, type StepResult } from '../robot.ts';
 import { SiteIk } from './ik.ts';
 import { idOf, loadModel } from './mujoco.ts';
+import { bodyPoses, describeModel } from './scene.ts';
 
 export const PANDA_LIFT_MODEL = new URL('../../../assets/models/panda-lift.xml', import.meta.url);
 
@@ -185,6 +186,21 @@ export class PandaLift implements Robot {
   /** The MuJoCo model and data, read-only, for viewers. */
   get simulation(): { model: MjModel; data: MjData } {
     return { model: this.#model, data: this.#data };
+  }
+
+  scene(): SceneDescription {
+    return {
+      ...describeModel(this.#mj, this.#model),
+      workspace: {
+        low: [...WORKSPACE.low] as [number, number, number],
+        high: [...WORKSPACE.high] as [number, number, number],
+      },
+      toolObs: PANDA_LIFT_OBS['tcp.x']!,
+    };
+  }
+
+  poses(): Float64Array {
+    return bodyPoses(this.#model, this.#data);
   }
 
   close(): void {
