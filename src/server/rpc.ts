@@ -49,8 +49,12 @@ export async function dispatch(session: Session, call: StudioCall): Promise<unkn
     case 'replay':
       return session.replay(existing(session, call.episodeId).id);
     case 'annotate': {
-      const { episodeId, method: _, ...patch } = call;
-      return session.store.updateEpisode(existing(session, episodeId).id, patch);
+      const { episodeId, label, notes, deleted } = call;
+      return session.store.updateEpisode(existing(session, episodeId).id, {
+        ...(label !== undefined ? { label } : {}),
+        ...(notes !== undefined ? { notes } : {}),
+        ...(deleted !== undefined ? { deleted } : {}),
+      });
     }
   }
 }
