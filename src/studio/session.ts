@@ -308,16 +308,18 @@ export class Session {
 
     // The policy's proposal, computed on every tick it can be, also while the operator drives.
     let proposal: Float32Array | undefined;
+    const explore = this.config.sample && this.modes.mode === 'autonomous';
     if (this.policy.ready) {
       const t0 = performance.now();
-      const explore = this.config.sample && this.modes.mode === 'autonomous';
       proposal = this.policy.act(obs, explore ? this.#rng : undefined);
       this.#inference[this.#inferenceCount++ % WINDOW] = performance.now() - t0;
     }
-    // The scripted operator decides by itself when to take over and hand back.
+    // The scripted operator decides by itself when to take over and hand back. It judges the
+    // policy's intent, its mean action, as a person watching would, not the exploration noise.
     let operatorAction: ArrayLike<number> | null = this.teleop.latest?.action ?? null;
     if (this.#corrective) {
-      const decision = this.#corrective.decide(obs, proposal);
+      const intent = proposal && explore ? this.policy.act(obs) : proposal;
+      const decision = this.#corrective.decide(obs, intent);
       operatorAction = decision.action;
       const mode = this.modes.mode;
       // Without scripted interventions it only drives when asked (BC-warmup).

@@ -158,6 +158,46 @@ describe('studio RPC over WebSocket (real session, real socket on loopback)', ()
     }
   });
 
+  it('serves the review: scene, episodes, steps, replayed poses, annotations written to SQLite', async () => {
+    const scene = (await client.call(20, { method: 'scene' })).result as {
+      bodies: { name: string }[];
+      geoms: { type: string }[];
+    };
+    assert.ok(scene.bodies.length > 5 && scene.geoms.some((g) => g.type === 'box'));
+    // Record one short episode: e-stop reset, then BC-warmup with nobody sending packets is held
+    // still by the safety layer, but still recorded.
+    session.command({ type: 'reset', origin: 'ui' });
+    session.command({ type: 'set-mode', mode: 'bc-warmup', origin: 'ui' });
+    await session.runHeadless({ ticks: 5, learnerStepsPerTick: 0 });
+    session.episode('failure');
+    session.flush();
+    const episodes = (await client.call(21, { method: 'episodes', filter: { kind: 'demo' } }))
+      .result as { id: number; numSteps: number }[];
+    assert.equal(episodes.length, 1);
+    const id = episodes[0]!.id;
+    const steps = (await client.call(22, { method: 'steps', episodeId: id })).result as unknown[];
+    assert.equal(steps.length, episodes[0]!.numSteps);
+    const replay = (await client.call(23, { method: 'replay', episodeId: id })).result as {
+      poses: number[][];
+    };
+    assert.equal(replay.poses.length, steps.length + 1);
+    assert.equal(replay.poses[0]!.length, 7 * scene.bodies.length);
+    const labelled = await client.call(24, {
+      method: 'annotate',
+      episodeId: id,
+      label: 'success',
+      notes: 'the cube slipped but it counts',
+    });
+    assert.equal(labelled.ok, true);
+    const stored = store.getEpisode(id)!;
+    assert.equal(stored.label, 'success');
+    assert.equal(stored.notes, 'the cube slipped but it counts');
+    const missing = await client.call(25, { method: 'steps', episodeId: 999 });
+    assert.match(missing.error ?? '', /there is no episode 999/);
+    const badFilter = await client.call(26, { method: 'episodes', filter: { colour: 'red' } });
+    assert.equal(badFilter.ok, false);
+  });
+
   it('refuses a browser page from another origin', async () => {
     await assert.rejects(
       Client.connect(url, { origin: 'https://evil.example' }),

@@ -140,3 +140,46 @@ describe('studio session: e-stop and stale operator input, on the real sim', () 
     }
   });
 });
+
+describe('studio session: episodes by the operator', () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it('success, failure and discard are stored as said; the next episode starts after the auto-reset delay', async () => {
+    const store = Store.open(join(tmp.dir, 'episodes.db'));
+    const session = await Session.open(store, {
+      task: { task: 'sim/panda-lift', options: {} },
+      learner: LEARNER,
+      autoResetMs: 300,
+    });
+    try {
+      let seq = 0;
+      const push = (s: Session) => s.teleopPacket({ seq: ++seq, action: [0, 0, 0, -1] });
+      push(session);
+      session.command({ type: 'set-mode', mode: 'bc-warmup', origin: 'ui' });
+      const run = (ticks: number) =>
+        session.runHeadless({ ticks, learnerStepsPerTick: 0, onTick: push });
+      await run(3);
+      session.episode('success');
+      // Ended at 300 ms: the ticks at 300, 400 and 500 wait, the one at 600 starts the next.
+      await run(4);
+      assert.equal(session.status().episode?.steps, 1);
+      session.episode('discard');
+      await run(4);
+      session.episode('failure');
+      session.flush();
+      const outcomes = store
+        .listEpisodes({ runId: session.runId, order: 'oldest', includeDeleted: true })
+        .map((e) => [e.outcome, e.numSteps]);
+      assert.deepEqual(outcomes, [
+        ['success', 3],
+        ['discarded', 1],
+        ['failure', 1],
+      ]);
+      assert.throws(() => session.episode('explode'), /Invalid option|expected one of/);
+    } finally {
+      await session.close();
+      store.close();
+    }
+  });
+});
