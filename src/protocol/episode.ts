@@ -52,6 +52,10 @@ export const Episode = z.object({
   intervenedSteps: z.number().int().nonnegative(),
   label: z.enum(['success', 'failure']).optional(),
   notes: z.string().optional(),
+  /** The steps kept for learning, [start, end): the operator trimmed the rest (all are stored). */
+  trim: z
+    .object({ start: z.number().int().nonnegative(), end: z.number().int().positive() })
+    .optional(),
   deleted: z.boolean(),
 });
 export type Episode = z.infer<typeof Episode>;

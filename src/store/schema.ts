@@ -94,6 +94,11 @@ export const MIGRATIONS: readonly string[] = [
   ) STRICT;
   CREATE INDEX events_run_t ON events (run_id, t);
   `,
+  // 2: an episode's trim, the steps [trim_start, trim_end) kept for learning (NULL: all of them).
+  `
+  ALTER TABLE episodes ADD COLUMN trim_start INTEGER;
+  ALTER TABLE episodes ADD COLUMN trim_end INTEGER;
+  `,
 ];
 
 /** The newest schema this code reads and writes. */

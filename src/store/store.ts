@@ -38,6 +38,8 @@ export interface EpisodePatch {
   notes?: string;
   /** Soft delete: the episode and its steps stay, `listEpisodes` hides it by default. */
   deleted?: boolean;
+  /** Keep only steps [start, end) for learning (`readTransitions`); null keeps them all again. */
+  trim?: { start: number; end: number } | null;
 }
 
 export interface NewEvent {
@@ -71,13 +73,18 @@ export interface StoredCheckpoint {
 export type CheckpointInfo = Omit<StoredCheckpoint, 'payload'> & { payloadBytes: number };
 
 const EPISODE_COLUMNS = `id, run_id, task, kind, seed, started_at, ended_at, outcome, num_steps,
-  "return", intervened_steps, label, notes, deleted_at`;
+  "return", intervened_steps, label, notes, deleted_at, trim_start, trim_end`;
 
 const EpisodePatchInput = z
   .object({
     label: z.enum(['success', 'failure', 'none']).optional(),
     notes: z.string().optional(),
     deleted: z.boolean().optional(),
+    trim: z
+      .object({ start: z.number().int().nonnegative(), end: z.number().int().positive() })
+      .refine((t) => t.start < t.end, 'trim start must be before its end')
+      .nullable()
+      .optional(),
   })
   .strict();
 
@@ -209,12 +216,15 @@ export class Store {
   }
 
   /** The episode as (s, a, r, s', done) transitions; see `transitionsFromRows` for the pairing. */
+  /** The episode's transitions, only those its trim keeps (see EpisodePatch.trim). */
   readTransitions(episodeId: number): Transition[] {
     const { dims, finalObs } = this.#dimsOfEpisode(episodeId);
     const rows = this.db
       .prepare(`SELECT ${STEP_COLUMNS} FROM steps WHERE episode_id = ? ORDER BY idx`)
       .all(episodeId);
-    return transitionsFromRows(rows, finalObs, dims, episodeId);
+    const all = transitionsFromRows(rows, finalObs, dims, episodeId);
+    const trim = this.getEpisode(episodeId)?.trim;
+    return trim ? all.slice(trim.start, trim.end) : all;
   }
 
   /** The observation after the episode's last step (float32 precision), if it ended with one. */
@@ -239,6 +249,16 @@ export class Store {
     if (p.deleted !== undefined) {
       sets.push(p.deleted ? 'deleted_at = coalesce(deleted_at, ?)' : 'deleted_at = NULL');
       if (p.deleted) params.push(Date.now());
+    }
+    if (p.trim !== undefined) {
+      const steps = this.getEpisode(id)?.numSteps;
+      if (p.trim && steps !== undefined && p.trim.end > steps) {
+        throw new StoreError(
+          `episode ${id} has ${steps} steps: cannot trim to [${p.trim.start}, ${p.trim.end})`,
+        );
+      }
+      sets.push('trim_start = ?', 'trim_end = ?');
+      params.push(p.trim?.start ?? null, p.trim?.end ?? null);
     }
     if (sets.length > 0) {
       this.db.prepare(`UPDATE episodes SET ${sets.join(', ')} WHERE id = ?`).run(...params, id);
@@ -450,6 +470,9 @@ function episodeFromRow(row: Row): Episode {
       intervenedSteps: row.intervened_steps,
       label: optional(row.label),
       notes: optional(row.notes),
+      ...(row.trim_start !== null && row.trim_end !== null
+        ? { trim: { start: row.trim_start, end: row.trim_end } }
+        : {}),
       deleted: row.deleted_at !== null,
     },
     `episode ${String(row.id)}`,

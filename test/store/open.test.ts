@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { EpisodeOutcome } from '../../src/protocol/index.ts';
-import { LATEST_SCHEMA, Store, StoreError } from '../../src/store/index.ts';
-import { createTestRun, snapshot, tempDir } from './helpers.ts';
+import { LATEST_SCHEMA, Recorder, Store, StoreError } from '../../src/store/index.ts';
+import { MIGRATIONS } from '../../src/store/schema.ts';
+import { createTestRun, makeStep, snapshot, tempDir } from './helpers.ts';
 
 function raw(path: string): Database.Database {
   return new Database(path);
@@ -86,7 +87,7 @@ test('a newer schema still in the -wal file (crashed writer) is refused without 
   copyFileSync(live, path);
   copyFileSync(`${live}-wal`, `${path}-wal`);
   const main = readFileSync(path);
-  assert.equal(main.readInt32BE(60), 1, 'the main file still says schema 1');
+  assert.equal(main.readInt32BE(60), LATEST_SCHEMA, 'the main file still says the current schema');
 
   assert.throws(() => Store.open(path), /newer Tandem \(schema 9;/);
   assert.deepEqual(readFileSync(path), main);
@@ -170,4 +171,40 @@ test('read-only: a missing file is not created; an existing one reads but never 
   t.after(() => reader.close());
   assert.equal(reader.getRun(runId)?.task, 'probe');
   assert.throws(() => createTestRun(reader), /readonly/);
+});
+
+test('a file of schema 1 is migrated: its episodes gain an empty trim, nothing else changes', (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'v1.db');
+  const db = raw(path);
+  db.pragma('journal_mode = WAL');
+  db.exec(MIGRATIONS[0]!);
+  db.pragma('user_version = 1');
+  db.close();
+  const store = Store.open(path);
+  t.after(() => store.close());
+  assert.equal(store.db.pragma('user_version', { simple: true }), LATEST_SCHEMA);
+  const runId = createTestRun(store);
+  const recorder = new Recorder(store);
+  const id = recorder.beginEpisode({
+    runId,
+    task: 'probe',
+    kind: 'demo',
+    seed: 0,
+    obsDim: 4,
+    actionDim: 2,
+  });
+  for (let i = 0; i < 4; i++) recorder.record(id, makeStep(i));
+  recorder.endEpisode(id, { outcome: 'success', finalObs: [0, 0, 0, 0] });
+  recorder.close();
+  assert.equal(store.getEpisode(id)!.trim, undefined);
+  assert.equal(store.readTransitions(id).length, 4);
+  store.updateEpisode(id, { trim: { start: 1, end: 3 } });
+  assert.deepEqual(store.getEpisode(id)!.trim, { start: 1, end: 3 });
+  assert.deepEqual(
+    store.readTransitions(id).map((tr) => tr.obs[0]),
+    [1, 2].map((i) => Math.fround(makeStep(i).obs[0]!)),
+  );
+  assert.throws(() => store.updateEpisode(id, { trim: { start: 2, end: 2 } }), /before its end/);
+  assert.throws(() => store.updateEpisode(id, { trim: { start: 0, end: 5 } }), /has 4 steps/);
 });
