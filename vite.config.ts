@@ -6,9 +6,18 @@ export default defineConfig({
   root: 'renderer',
   base: './',
   plugins: [react()],
+  // `vite` (dev server): the studio's API and RPC from a running `tandem serve`.
+  server: {
+    proxy: {
+      '/api': 'http://127.0.0.1:7420',
+      '/ws': { target: 'ws://127.0.0.1:7420', ws: true },
+    },
+  },
   build: {
     outDir: '../dist/renderer',
     emptyOutDir: true,
     target: 'es2022',
+    // One chunk, mostly three.js (about 950 kB): served from loopback, not worth a warning.
+    chunkSizeWarningLimit: 1500,
   },
 });

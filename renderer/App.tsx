@@ -1,41 +1,134 @@
 import { useEffect, useState } from 'react';
-import type { Episode } from '../src/protocol/episode.ts';
 import type { StudioClient, StudioStatus } from './api/client.ts';
-import { EpisodeTable } from './review/EpisodeTable.tsx';
+import { useStudioStatus } from './api/ws-client.ts';
+import { useCommands } from './live/commands.ts';
+import { Dashboard } from './live/Dashboard.tsx';
+import { useEstopKey } from './live/keys.ts';
+import { LiveScreen } from './live/LiveScreen.tsx';
+import { ReviewScreen } from './review/ReviewScreen.tsx';
 
-type Loaded =
-  | { state: 'loading' }
-  | { state: 'error'; message: string }
-  | { state: 'ready'; status: StudioStatus; episodes: Episode[] };
+const TABS = [
+  ['live', 'Live'],
+  ['dashboard', 'Dashboard'],
+  ['review', 'Review'],
+] as const;
+type Tab = (typeof TABS)[number][0];
 
-/** The studio shell: what the studio is connected to, and the episodes recorded so far. */
-export function App({ client }: { client: StudioClient }) {
-  const [loaded, setLoaded] = useState<Loaded>({ state: 'loading' });
+function tabFromHash(): Tab {
+  const hash = location.hash.slice(1);
+  return TABS.find(([t]) => t === hash)?.[0] ?? 'live';
+}
 
+/**
+ * The studio shell: the header (tabs, connection, and on screens without the mode bar the mode and
+ * an e-stop) over one screen at a time. The tab follows the URL's hash (#live, #dashboard,
+ * #review). `info` (the HTTP read API) adds the version and database path to the header.
+ */
+export function App({ info }: { info?: StudioClient }) {
+  const [tab, setTab] = useState<Tab>(tabFromHash);
   useEffect(() => {
+    const follow = () => setTab(tabFromHash());
+    window.addEventListener('hashchange', follow);
+    return () => window.removeEventListener('hashchange', follow);
+  }, []);
+  const choose = (next: Tab) => {
+    setTab(next);
+    history.replaceState(null, '', `#${next}`);
+  };
+
+  return (
+    <div className="app">
+      <Header tab={tab} onTab={choose} info={info} />
+      <main className="app__main">
+        {tab === 'live' && <LiveScreen />}
+        {tab === 'dashboard' && <Dashboard />}
+        {tab === 'review' && <ReviewScreen />}
+      </main>
+    </div>
+  );
+}
+
+function Header({
+  tab,
+  onTab,
+  info,
+}: {
+  tab: Tab;
+  onTab: (tab: Tab) => void;
+  info: StudioClient | undefined;
+}) {
+  const { status, connection } = useStudioStatus();
+  const { mode: send, notice } = useCommands();
+  useEstopKey(() => send({ type: 'e-stop', origin: 'keyboard' }));
+  const about = useAbout(info);
+  const mode = connection === 'open' ? status?.mode : undefined;
+
+  return (
+    <header className="app__header">
+      <h1>Tandem</h1>
+      <nav className="tabs" role="tablist">
+        {TABS.map(([id, label]) => (
+          <button
+            key={id}
+            role="tab"
+            aria-selected={tab === id}
+            className={tab === id ? 'tab active' : 'tab'}
+            data-testid={`tab-${id}`}
+            onClick={() => onTab(id)}
+          >
+            {label}
+          </button>
+        ))}
+      </nav>
+      <div className="app__header-right">
+        {tab !== 'live' && (
+          <>
+            <span className={`mode-pill mode-${mode ?? 'unknown'}`} data-testid="header-mode">
+              {mode ?? 'disconnected'}
+            </span>
+            <button
+              className="estop small"
+              data-testid="header-estop"
+              onClick={() => send({ type: 'e-stop', origin: 'ui' })}
+            >
+              E-STOP
+            </button>
+          </>
+        )}
+        {notice && tab !== 'live' && (
+          <span className="notice" role="alert">
+            {notice}
+          </span>
+        )}
+        <span
+          className={`connection connection-${connection}`}
+          data-testid="connection"
+          title={about ? `Tandem ${about.version} · ${about.dbPath}` : undefined}
+        >
+          {connection === 'open'
+            ? status
+              ? `${status.task} · run ${status.runId} · ${status.operator} operator`
+              : 'connected'
+            : connection}
+        </span>
+      </div>
+    </header>
+  );
+}
+
+/** The studio's version and database (HTTP read API); undefined where it is not served. */
+function useAbout(info: StudioClient | undefined): StudioStatus | undefined {
+  const [about, setAbout] = useState<StudioStatus>();
+  useEffect(() => {
+    if (!info) return;
     let live = true;
-    Promise.all([client.status(), client.listEpisodes()])
-      .then(([status, episodes]) => live && setLoaded({ state: 'ready', status, episodes }))
-      .catch((err: unknown) => live && setLoaded({ state: 'error', message: String(err) }));
+    info.status().then(
+      (s) => live && setAbout(s),
+      () => undefined,
+    );
     return () => {
       live = false;
     };
-  }, [client]);
-
-  return (
-    <main style={{ fontFamily: 'system-ui, sans-serif', margin: '1.5rem' }}>
-      <h1 style={{ margin: 0 }}>Tandem</h1>
-      {loaded.state === 'loading' && <p>Connecting to the studio…</p>}
-      {loaded.state === 'error' && <p role="alert">Cannot reach the studio: {loaded.message}</p>}
-      {loaded.state === 'ready' && (
-        <>
-          <p>
-            Tandem {loaded.status.version} · {loaded.status.dbPath} · {loaded.status.episodes}{' '}
-            episodes
-          </p>
-          <EpisodeTable episodes={loaded.episodes} />
-        </>
-      )}
-    </main>
-  );
+  }, [info]);
+  return about;
 }

@@ -140,6 +140,11 @@ export const StudioCall = z.discriminatedUnion('method', [
       label: z.enum(['success', 'failure', 'none']).optional(),
       notes: z.string().max(10_000).optional(),
       deleted: z.boolean().optional(),
+      /** Steps [start, end) kept for learning; null clears the trim (checked by the store). */
+      trim: z
+        .object({ start: z.number().int().nonnegative(), end: z.number().int().positive() })
+        .nullable()
+        .optional(),
     })
     .strict(),
 ]);

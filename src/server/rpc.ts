@@ -49,11 +49,12 @@ export async function dispatch(session: Session, call: StudioCall): Promise<unkn
     case 'replay':
       return session.replay(existing(session, call.episodeId).id);
     case 'annotate': {
-      const { episodeId, label, notes, deleted } = call;
+      const { episodeId, label, notes, deleted, trim } = call;
       return session.store.updateEpisode(existing(session, episodeId).id, {
         ...(label !== undefined ? { label } : {}),
         ...(notes !== undefined ? { notes } : {}),
         ...(deleted !== undefined ? { deleted } : {}),
+        ...(trim !== undefined ? { trim } : {}),
       });
     }
   }
