@@ -4,6 +4,7 @@
 // their code, and prints without saving.
 import { fileURLToPath } from 'node:url';
 import { type BenchResult, machine, saveSection, toMarkdown } from './harness.ts';
+import { benchFrame } from './frame.ts';
 import { benchHil } from './hil.ts';
 import { benchLearner } from './learner.ts';
 import { benchLift } from './lift.ts';
@@ -19,6 +20,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   lift: () => benchLift({ quick }),
   loop: () => benchLoop({ quick }),
   hil: () => benchHil({ quick }),
+  frame: () => benchFrame({ quick }),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
