@@ -1,0 +1,151 @@
+// The studio behind the desktop window: `tandem serve` in a child process run by the system's
+// Node, and a WebSocket link to its RPC for the preload bridge. Not in Electron's own process:
+// better-sqlite3 and TensorFlow.js's native parts are built for Node's ABI, not Electron's, and a
+// studio that stalls must not freeze the window.
+import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
+import { WebSocket } from 'ws';
+import { RpcResponse, type StudioCall, StudioEvent } from '../protocol/studio.ts';
+import type { StudioBackend } from './api.ts';
+
+/** The addresses `tandem serve` prints, once both lines are out. */
+export function parseAddresses(output: string): { url: string; rpcUrl: string } | undefined {
+  const url = /tandem studio: (http:\/\/\S+)/.exec(output)?.[1];
+  const rpcUrl = /RPC (ws:\/\/\S+)/.exec(output)?.[1];
+  return url && rpcUrl ? { url, rpcUrl } : undefined;
+}
+
+export interface StudioProcess {
+  url: string;
+  rpcUrl: string;
+  child: ChildProcess;
+  /** Settles with the exit code when the process ends (for any reason). */
+  exited: Promise<number | null>;
+  /** Stops it as Ctrl-C does (the running episode is kept) and waits; SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<number | null>;
+}
+
+export interface StudioProcessOptions {
+  /** The Node binary (`tandem start` passes its own). */
+  node: string;
+  /** bin/tandem.js */
+  bin: string;
+  /** `tandem serve` flags (--port, --db, --operator, …). */
+  args: readonly string[];
+  /** How long to wait for the addresses. */
+  timeoutMs?: number;
+  spawn?: typeof nodeSpawn;
+  /** Where the studio's own output goes (the terminal that ran `tandem start`). */
+  echo?: (text: string) => void;
+}
+
+/** Starts `tandem serve ARGS` and resolves once it prints its addresses; rejects if it exits. */
+export function startStudioProcess(opts: StudioProcessOptions): Promise<StudioProcess> {
+  const spawn = opts.spawn ?? nodeSpawn;
+  const child = spawn(opts.node, [opts.bin, 'serve', ...opts.args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: process.env,
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.once('error', () => resolve(null));
+  });
+  const stop = async (graceMs = 20_000) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  };
+  return new Promise((resolve, reject) => {
+    let output = '';
+    let settled = false;
+    const timer = setTimeout(() => {
+      settled = true;
+      void stop(1000);
+      reject(
+        new Error(`the studio printed no address in ${opts.timeoutMs ?? 60_000} ms:\n${output}`),
+      );
+    }, opts.timeoutMs ?? 60_000);
+    const take = (data: Buffer) => {
+      const text = data.toString();
+      opts.echo?.(text);
+      if (settled) return;
+      output += text;
+      const addresses = parseAddresses(output);
+      if (addresses) {
+        settled = true;
+        clearTimeout(timer);
+        resolve({ ...addresses, child, exited, stop });
+      }
+    };
+    child.stdout?.on('data', take);
+    child.stderr?.on('data', take);
+    child.once('error', (err) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`the studio could not be started: ${err.message}`));
+    });
+    void exited.then((code) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      reject(new Error(`the studio exited (code ${code}) before it served:\n${output.trim()}`));
+    });
+  });
+}
+
+/** A StudioBackend over the studio's WebSocket RPC (a non-browser client: no Origin). */
+export interface StudioLink extends StudioBackend {
+  close(): void;
+}
+
+export async function connectStudio(rpcUrl: string): Promise<StudioLink> {
+  const ws = new WebSocket(rpcUrl);
+  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  const listeners = new Set<(event: StudioEvent) => void>();
+  ws.on('message', (data) => {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(String(data));
+    } catch {
+      return;
+    }
+    const event = StudioEvent.safeParse(raw);
+    if (event.success) {
+      for (const listener of listeners) listener(event.data);
+      return;
+    }
+    const answer = RpcResponse.safeParse(raw);
+    if (!answer.success || answer.data.id === null) return;
+    const pending = waiting.get(answer.data.id);
+    if (!pending) return;
+    waiting.delete(answer.data.id);
+    if (answer.data.ok) pending.resolve(answer.data.result);
+    else pending.reject(new Error(answer.data.error));
+  });
+  ws.on('close', () => {
+    for (const pending of waiting.values()) pending.reject(new Error('the studio has gone'));
+    waiting.clear();
+  });
+  let id = 0;
+  return {
+    call(call: StudioCall) {
+      return new Promise((resolve, reject) => {
+        if (ws.readyState !== WebSocket.OPEN) {
+          reject(new Error('the studio has gone'));
+          return;
+        }
+        const n = ++id;
+        waiting.set(n, { resolve, reject });
+        ws.send(JSON.stringify({ id: n, ...call }));
+      });
+    },
+    on(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    close: () => ws.close(),
+  };
+}

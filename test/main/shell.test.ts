@@ -1,0 +1,309 @@
+// The shell put together (runShell) with fake Electron objects and a fake studio process; the
+// studio process and its RPC link with real child processes and a real WebSocket server.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { after, beforeEach, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { WebSocketServer } from 'ws';
+import { CALL_CHANNEL, EVENT_CHANNEL } from '../../src/main/api.ts';
+import { runShell, type ShellElectron, shellOptionsFromEnv } from '../../src/main/shell.ts';
+import {
+  connectStudio,
+  parseAddresses,
+  type StudioLink,
+  type StudioProcess,
+  startStudioProcess,
+} from '../../src/main/studio-process.ts';
+import type { StudioCall, StudioEvent } from '../../src/protocol/studio.ts';
+import { FakeApp, FakeIpcMain, FakeSession, FakeWindow } from './fakes.ts';
+
+const SRC = fileURLToPath(new URL('../../src/', import.meta.url));
+const URL_LINE = 'tandem studio: http://127.0.0.1:7420/  (db /tmp/x.db; Ctrl-C to stop)';
+const RPC_LINE = '  wasm backend; RPC ws://127.0.0.1:7420/ws';
+
+function fakeStudio() {
+  let resolveExit: (code: number | null) => void = () => {};
+  const exited = new Promise<number | null>((r) => (resolveExit = r));
+  const studio = {
+    url: 'http://127.0.0.1:7420/',
+    rpcUrl: 'ws://127.0.0.1:7420/ws',
+    child: undefined as never,
+    exited,
+    stops: 0,
+    async stop(): Promise<number> {
+      studio.stops++;
+      resolveExit(0);
+      return 0;
+    },
+    crash: (code: number): void => resolveExit(code),
+  };
+  return studio;
+}
+
+function fakeLink() {
+  const listeners = new Set<(e: StudioEvent) => void>();
+  const link = {
+    calls: [] as StudioCall[],
+    closed: false,
+    async call(call: StudioCall): Promise<unknown> {
+      link.calls.push(call);
+      return { mode: 'paused' };
+    },
+    on(listener: (e: StudioEvent) => void): () => void {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+    emit: (e: StudioEvent): void => listeners.forEach((l) => l(e)),
+    close(): void {
+      link.closed = true;
+    },
+  };
+  return link;
+}
+
+function fakeElectron() {
+  const app = new FakeApp();
+  const session = new FakeSession();
+  const ipcMain = new FakeIpcMain();
+  const electron = {
+    app,
+    BrowserWindow: FakeWindow,
+    ipcMain,
+    session: { defaultSession: session },
+  } as unknown as ShellElectron;
+  return { electron, app, session, ipcMain };
+}
+
+const options = {
+  node: '/usr/bin/node',
+  bin: '/app/bin/tandem.js',
+  serveArgs: ['--operator', 'scripted'],
+  preload: '/app/dist/main/preload.cjs',
+  log: () => {},
+};
+
+describe('runShell: the desktop studio put together (fake Electron)', () => {
+  beforeEach(() => {
+    FakeApp.lockHeld = false;
+    FakeWindow.created = [];
+  });
+
+  it('starts the studio, sets CSP and IPC, opens the secure window on the studio', async () => {
+    const { electron, app, session, ipcMain } = fakeElectron();
+    const studio = fakeStudio();
+    const link = fakeLink();
+    let started: unknown;
+    const shell = await runShell(electron, {
+      ...options,
+      startStudio: async (opts) => {
+        started = opts;
+        return studio as unknown as StudioProcess;
+      },
+      connect: async (url) => {
+        assert.equal(url, studio.rpcUrl);
+        return link as unknown as StudioLink;
+      },
+    });
+    assert.ok(shell);
+    assert.ok(app.hasLock);
+    assert.deepEqual((started as { args: string[]; node: string }).args, [
+      '--operator',
+      'scripted',
+    ]);
+    const csp = session.respond({})?.['Content-Security-Policy'];
+    assert.match(String(csp), /connect-src 'self' ws:\/\/127\.0\.0\.1:7420/);
+    assert.ok(session.permissionCheck && !session.permissionCheck());
+
+    assert.equal(FakeWindow.created.length, 1);
+    const window = FakeWindow.created[0]!;
+    assert.equal(window.loaded, studio.url);
+    assert.equal(window.options.webPreferences?.sandbox, true);
+    assert.equal(window.options.webPreferences?.contextIsolation, true);
+    assert.equal(window.options.webPreferences?.nodeIntegration, false);
+
+    // The page's calls reach the studio; the studio's events reach the page.
+    assert.deepEqual(await ipcMain.invoke(CALL_CHANNEL, studio.url, { method: 'status' }), {
+      ok: true,
+      result: { mode: 'paused' },
+    });
+    link.emit({ event: 'policy', data: { version: 1 } });
+    assert.deepEqual(window.webContents.sent, [
+      [EVENT_CHANNEL, { event: 'policy', data: { version: 1 } }],
+    ]);
+
+    // Closing the window stops the studio and quits.
+    app.emit('window-all-closed');
+    await shell.shutdown();
+    assert.equal(studio.stops, 1);
+    assert.equal(link.closed, true);
+    assert.equal(app.quitCalls, 1);
+    assert.equal(ipcMain.handlers.size, 0);
+  });
+
+  it('a second instance starts nothing and quits; the first one’s window comes forward', async () => {
+    const first = fakeElectron();
+    const studio = fakeStudio();
+    await runShell(first.electron, {
+      ...options,
+      startStudio: async () => studio as unknown as StudioProcess,
+      connect: async () => fakeLink() as unknown as StudioLink,
+    });
+    const window = FakeWindow.created[0]!;
+    window.minimized = true;
+
+    const second = fakeElectron();
+    let started = false;
+    const shell = await runShell(second.electron, {
+      ...options,
+      startStudio: async () => {
+        started = true;
+        return fakeStudio() as unknown as StudioProcess;
+      },
+    });
+    assert.equal(shell, undefined);
+    assert.equal(started, false);
+    assert.equal(second.app.quitCalls, 1);
+    first.app.emit('second-instance');
+    assert.equal(window.focused, true);
+    assert.equal(window.minimized, false);
+  });
+
+  it('the studio ending on its own closes the app', async () => {
+    const { electron, app } = fakeElectron();
+    const studio = fakeStudio();
+    const logged: string[] = [];
+    await runShell(electron, {
+      ...options,
+      log: (m) => logged.push(m),
+      startStudio: async () => studio as unknown as StudioProcess,
+      connect: async () => fakeLink() as unknown as StudioLink,
+    });
+    studio.crash(1);
+    await new Promise((r) => setTimeout(r, 10));
+    assert.equal(app.quitCalls, 1);
+    assert.match(logged.join('\n'), /exit code 1/);
+  });
+
+  it('takes its settings from the environment tandem start sets', () => {
+    const opts = shellOptionsFromEnv(
+      { TANDEM_NODE: '/n', TANDEM_BIN: '/b', TANDEM_SERVE_ARGS: '["--port","0"]' },
+      '/p.cjs',
+    );
+    assert.deepEqual(opts, {
+      node: '/n',
+      bin: '/b',
+      serveArgs: ['--port', '0'],
+      preload: '/p.cjs',
+    });
+    assert.throws(() => shellOptionsFromEnv({}, '/p.cjs'), /tandem start/);
+    assert.throws(
+      () =>
+        shellOptionsFromEnv({ TANDEM_NODE: '/n', TANDEM_BIN: '/b', TANDEM_SERVE_ARGS: '[1]' }, ''),
+      /JSON array of strings/,
+    );
+  });
+});
+
+describe('the studio process and its RPC link', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tandem-main-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('parses the addresses tandem serve prints', () => {
+    assert.equal(parseAddresses(URL_LINE), undefined);
+    assert.deepEqual(parseAddresses(`${URL_LINE}\n  run 1: …\n${RPC_LINE}\n`), {
+      url: 'http://127.0.0.1:7420/',
+      rpcUrl: 'ws://127.0.0.1:7420/ws',
+    });
+  });
+
+  it('starts the studio with the given Node, waits for its addresses, stops it with SIGINT', async () => {
+    const bin = join(dir, 'fake-tandem.mjs');
+    writeFileSync(
+      bin,
+      `if (process.argv[2] !== 'serve') process.exit(3);
+console.log(${JSON.stringify(URL_LINE)});
+setTimeout(() => console.log(${JSON.stringify(RPC_LINE)} + ' ' + process.argv.slice(3).join(' ')), 50);
+process.on('SIGINT', () => process.exit(0));
+setInterval(() => {}, 1000);`,
+    );
+    const studio = await startStudioProcess({
+      node: process.execPath,
+      bin,
+      args: ['--port', '0'],
+      echo: () => {},
+    });
+    assert.equal(studio.url, 'http://127.0.0.1:7420/');
+    assert.equal(studio.rpcUrl, 'ws://127.0.0.1:7420/ws');
+    assert.equal(await studio.stop(), 0);
+  });
+
+  it('says why when the studio exits before serving', async () => {
+    const bin = join(dir, 'failing-tandem.mjs');
+    writeFileSync(bin, `console.error('tandem: the UI is not built'); process.exit(1);`);
+    await assert.rejects(
+      startStudioProcess({ node: process.execPath, bin, args: [], echo: () => {} }),
+      /exited \(code 1\) before it served:\ntandem: the UI is not built/,
+    );
+  });
+
+  it('the link calls the RPC and passes on its events', async () => {
+    const server: Server = createServer();
+    const wss = new WebSocketServer({ server, path: '/ws' });
+    wss.on('connection', (ws) => {
+      ws.on('message', (raw) => {
+        const req = JSON.parse(String(raw)) as { id: number; method: string };
+        if (req.method === 'status') {
+          ws.send(JSON.stringify({ event: 'policy', data: { version: 2 } }));
+          ws.send(JSON.stringify({ id: req.id, ok: true, result: { mode: 'paused' } }));
+        } else ws.send(JSON.stringify({ id: req.id, ok: false, error: `no ${req.method}` }));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    let link: StudioLink | undefined;
+    try {
+      link = await connectStudio(`ws://127.0.0.1:${port}/ws`);
+      const events: StudioEvent[] = [];
+      link.on((e) => events.push(e));
+      assert.deepEqual(await link.call({ method: 'status' }), { mode: 'paused' });
+      assert.deepEqual(events, [{ event: 'policy', data: { version: 2 } }]);
+      await assert.rejects(link.call({ method: 'stop' }), /no stop/);
+    } finally {
+      link?.close();
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise((r) => wss.close(r));
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
+describe('Electron stays inside Electron', () => {
+  const files = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory()
+        ? files(join(dir, e.name))
+        : e.name.endsWith('.ts')
+          ? [join(dir, e.name)]
+          : [],
+    );
+
+  it('only main.ts and preload.ts load the electron module', () => {
+    const loaders = files(SRC)
+      .filter((f) => /^import (?!type )[^;]*from 'electron';/m.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f))
+      .sort();
+    assert.deepEqual(loaders, ['main/main.ts', 'main/preload.ts']);
+  });
+
+  it('no code outside src/main imports it statically', () => {
+    const offenders = files(SRC)
+      .filter((f) => !relative(SRC, f).startsWith('main/'))
+      .filter((f) => /^import [^;]*from '[./]*\/main\//m.test(readFileSync(f, 'utf8')))
+      .map((f) => relative(SRC, f));
+    assert.deepEqual(offenders, []);
+  });
+});
