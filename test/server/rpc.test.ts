@@ -1,13 +1,9 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { WebSocket } from 'ws';
-import { attachRpc, RPC_PATH, type RpcServer } from '../../src/server/rpc.ts';
-import { Store } from '../../src/store/index.ts';
-import { Session } from '../../src/studio/session.ts';
-import { tempDir } from '../cli/helpers.ts';
+import type { Store } from '../../src/store/index.ts';
+import type { Session } from '../../src/studio/session.ts';
+import { startRpcStudio } from './rpc-studio.ts';
 
 interface Answer {
   id: number | null;
@@ -54,34 +50,20 @@ class Client {
 }
 
 describe('studio RPC over WebSocket (real session, real socket on loopback)', () => {
-  const tmp = tempDir();
+  let studio: Awaited<ReturnType<typeof startRpcStudio>>;
   let store: Store;
   let session: Session;
-  let server: Server;
-  let rpc: RpcServer;
   let url: string;
   let client: Client;
 
   before(async () => {
-    store = Store.open(join(tmp.dir, 'rpc.db'));
-    session = await Session.open(store, {
-      task: { task: 'sim/panda-lift', options: {} },
-      learner: { ensembleSize: 2, hidden: [32, 32], batchSize: 32 },
-      autoResetMs: 0,
-    });
-    server = createServer();
-    rpc = attachRpc(server, session);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}${RPC_PATH}`;
+    studio = await startRpcStudio('rpc.db');
+    ({ store, session, url } = studio);
     client = await Client.connect(url);
   });
   after(async () => {
     client.ws.close();
-    await rpc.close();
-    await new Promise((r) => server.close(r));
-    await session.close();
-    store.close();
-    tmp.cleanup();
+    await studio.close();
   });
 
   it('answers a status call', async () => {
@@ -192,6 +174,25 @@ describe('studio RPC over WebSocket (real session, real socket on loopback)', ()
     const stored = store.getEpisode(id)!;
     assert.equal(stored.label, 'success');
     assert.equal(stored.notes, 'the cube slipped but it counts');
+    // Trim: only steps [1, 3) are kept for learning; all stay stored and replayable.
+    const trimmed = await client.call(27, {
+      method: 'annotate',
+      episodeId: id,
+      trim: { start: 1, end: 3 },
+    });
+    assert.equal(trimmed.ok, true, trimmed.error);
+    assert.deepEqual(store.getEpisode(id)!.trim, { start: 1, end: 3 });
+    assert.equal(store.readTransitions(id).length, 2);
+    assert.equal(store.readSteps(id).length, steps.length);
+    const tooFar = await client.call(28, {
+      method: 'annotate',
+      episodeId: id,
+      trim: { start: 0, end: steps.length + 1 },
+    });
+    assert.match(tooFar.error ?? '', /cannot trim/);
+    await client.call(29, { method: 'annotate', episodeId: id, trim: null });
+    assert.equal(store.getEpisode(id)!.trim, undefined);
+    assert.equal(store.readTransitions(id).length, steps.length);
     const missing = await client.call(25, { method: 'steps', episodeId: 999 });
     assert.match(missing.error ?? '', /there is no episode 999/);
     const badFilter = await client.call(26, { method: 'episodes', filter: { colour: 'red' } });
