@@ -216,15 +216,18 @@ export class Store {
   }
 
   /** The episode as (s, a, r, s', done) transitions; see `transitionsFromRows` for the pairing. */
-  /** The episode's transitions, only those its trim keeps (see EpisodePatch.trim). */
-  readTransitions(episodeId: number): Transition[] {
+  /**
+   * The episode's transitions: only those its trim keeps (see EpisodePatch.trim), or every one
+   * with `all` (what a learner that trained on the episode as it ran saw).
+   */
+  readTransitions(episodeId: number, { all = false } = {}): Transition[] {
     const { dims, finalObs } = this.#dimsOfEpisode(episodeId);
     const rows = this.db
       .prepare(`SELECT ${STEP_COLUMNS} FROM steps WHERE episode_id = ? ORDER BY idx`)
       .all(episodeId);
-    const all = transitionsFromRows(rows, finalObs, dims, episodeId);
-    const trim = this.getEpisode(episodeId)?.trim;
-    return trim ? all.slice(trim.start, trim.end) : all;
+    const transitions = transitionsFromRows(rows, finalObs, dims, episodeId);
+    const trim = all ? undefined : this.getEpisode(episodeId)?.trim;
+    return trim ? transitions.slice(trim.start, trim.end) : transitions;
   }
 
   /** The observation after the episode's last step (float32 precision), if it ended with one. */

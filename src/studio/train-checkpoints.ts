@@ -72,5 +72,5 @@ export function onlineTransitions(
     .listEpisodes({ runId, kind: 'train', order: 'oldest', includeDeleted: true, limit: 1e9 })
     .filter((e) => e.id <= lastEpisodeId)
     .sort((a, b) => a.id - b.id)
-    .flatMap((e) => store.readTransitions(e.id));
+    .flatMap((e) => store.readTransitions(e.id, { all: true })); // as trained on, trim or not
 }

@@ -205,6 +205,7 @@ test('a file of schema 1 is migrated: its episodes gain an empty trim, nothing e
     store.readTransitions(id).map((tr) => tr.obs[0]),
     [1, 2].map((i) => Math.fround(makeStep(i).obs[0]!)),
   );
+  assert.equal(store.readTransitions(id, { all: true }).length, 4, 'all: what was trained on');
   assert.throws(() => store.updateEpisode(id, { trim: { start: 2, end: 2 } }), /before its end/);
   assert.throws(() => store.updateEpisode(id, { trim: { start: 0, end: 5 } }), /has 4 steps/);
 });
