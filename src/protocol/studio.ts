@@ -37,7 +37,11 @@ export const SessionConfig = z
 export type SessionConfig = z.infer<typeof SessionConfig>;
 export type SessionConfigInput = z.input<typeof SessionConfig>;
 
-/** What the operator can say about the running episode. */
+/**
+ * What the operator can say about the running episode: success or failure (stored as its
+ * outcome), discard (rerecord: stored as discarded), reset (ended without a verdict, stored as a
+ * time-out, and the next one starts at once; between episodes it starts the next one).
+ */
 export const EpisodeCommand = z.enum(['success', 'failure', 'discard', 'reset']);
 export type EpisodeCommand = z.infer<typeof EpisodeCommand>;
 
