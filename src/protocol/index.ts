@@ -5,3 +5,4 @@ export * from './health.ts';
 export * from './modes.ts';
 export * from './studio.ts';
 export * from './scene.ts';
+export * from './xr.ts';
