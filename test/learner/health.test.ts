@@ -471,3 +471,27 @@ test('thresholds are options: a shorter persistence raises the same divergence e
   assert.equal(byDefault[0]!.record - eager[0]!.record, 15);
   assert.match(eager[0]!.alert.evidence, /for 5 records/);
 });
+
+test('a critic coming down from 0 to the returns of a −1-per-step task is not divergence', () => {
+  // Every reward is −1: the bound r_max/(1−γ) is −100, and a critic initialised near 0 spends
+  // its first records above it on its way down. That is learning, not divergence.
+  const penalty = (i: number, rng: Random): LearnerMetrics => {
+    const m = withQ(healthy(i, rng), -100 * (1 - Math.exp(-i / 200)) + 0.5 * rng.normal());
+    return { ...m, reward_mean: -1, reward_min: -1, reward_max: -1, random_reward_mean: -1 };
+  };
+  const { events } = run(600, penalty, { ...DENSE, rMax: -1 });
+  assert.deepEqual(
+    raised(events)
+      .filter((e) => e.alert.pathology === 'q_divergence')
+      .map((e) => `${e.record}: ${e.alert.evidence}`),
+    [],
+  );
+  // The same task whose critic, once settled, climbs far past the bound still raises it.
+  const climbing = (i: number, rng: Random): LearnerMetrics => {
+    const m = penalty(i, rng);
+    return i < SETTLED ? m : withQ(m, m.q_mean + (i - SETTLED) * 2);
+  };
+  assert.ok(
+    names(raised(run(600, climbing, { ...DENSE, rMax: -1 }).events)).includes('q_divergence'),
+  );
+});

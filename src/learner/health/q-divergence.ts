@@ -69,11 +69,13 @@ export class QDivergence implements Detector {
   #pastBound(q: number, step: number): Finding | undefined {
     const { upper, lower, scale } = this.#bound;
     const margin = this.#o.qBoundMargin * scale;
-    const above = q > upper + margin;
-    // Below the bound counts only while Q is not climbing: a critic starts near 0 and rises to
-    // large positive returns; falling below the worst possible return is the pathology.
+    // Outside the bounds counts only while Q moves away from them, or stays: a critic starts near
+    // 0 and climbs to large positive returns (below the lower bound on the way), or, when every
+    // reward is negative, comes down to them from above the upper bound. Going past the bound is
+    // the pathology, converging toward it is learning.
     const falling = q <= this.#lastQ;
     this.#lastQ = q;
+    const above = q > upper + margin && !falling;
     if (!above && !(q < lower - margin && falling)) {
       this.#outside = 0;
       return undefined;
