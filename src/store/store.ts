@@ -319,15 +319,17 @@ export class Store {
       .immediate();
   }
 
-  /** A run's metrics (one name, or all), by name then step. */
-  readMetrics(runId: number, name?: string): Metric[] {
+  /** A run's metrics (one name, or all; only after a learner step if given), by name then step. */
+  readMetrics(runId: number, name?: string, afterStep?: number): Metric[] {
     const byName = name === undefined ? '' : ' AND name = ?';
+    const after = afterStep === undefined ? '' : ' AND step > ?';
+    const params = [runId, ...(name === undefined ? [] : [name]), ...(after ? [afterStep!] : [])];
     const rows = this.db
       .prepare(
-        `SELECT run_id, step, name, value, t FROM metrics WHERE run_id = ?${byName}
+        `SELECT run_id, step, name, value, t FROM metrics WHERE run_id = ?${byName}${after}
          ORDER BY name, step, rowid`,
       )
-      .all(...(name === undefined ? [runId] : [runId, name])) as Row[];
+      .all(...params) as Row[];
     return rows.map((row, i) =>
       parseRow(
         Metric,
