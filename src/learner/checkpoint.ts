@@ -645,20 +645,20 @@ export async function loadLearner(
         : `there is no checkpoint ${from.checkpointId} in ${store.path}`,
     );
   }
-  if (!sameJson(row.meta, parseCheckpoint(row.payload).meta)) {
+  const parsed = parseCheckpoint(row.payload);
+  if (!sameJson(row.meta, parsed.meta)) {
     throw new CheckpointError(
       `checkpoint ${row.id}: its meta does not match the meta inside its payload`,
     );
   }
-  return learnerFromPayload(row.payload);
+  return learnerFrom(parsed);
 }
 
 /**
- * A learner built with a checkpoint payload's dims and config and restored from it (replay
+ * A learner built with a parsed checkpoint's dims and config and restored from it (replay
  * buffers empty: refill them, then call `checkBuffers`).
  */
-export async function learnerFromPayload(payload: Uint8Array): Promise<Sac> {
-  const parsed = parseCheckpoint(payload);
+export async function learnerFrom(parsed: ReturnType<typeof parseCheckpoint>): Promise<Sac> {
   const sac = new Sac(parsed.meta.obsDim, parsed.meta.actionDim, configOf(parsed.meta));
   try {
     await restoreParsed(sac, parsed);

@@ -5,7 +5,7 @@ import {
   type CheckpointMeta,
   checkBuffers,
   checkpointOf,
-  learnerFromPayload,
+  learnerFrom,
   parseCheckpoint,
 } from './checkpoint.ts';
 import { LearnerConfig } from './config.ts';
@@ -126,13 +126,14 @@ async function handle(message: ToWorker): Promise<void> {
     case 'init': {
       const choice = await chooseBackend(message.backend as BackendName | undefined);
       if (message.checkpoint) {
-        const { meta } = parseCheckpoint(message.checkpoint);
+        const parsed = parseCheckpoint(message.checkpoint);
+        const { meta } = parsed;
         if (meta.obsDim !== message.obsDim || meta.actionDim !== message.actionDim) {
           throw new Error(
             `the checkpoint is for obs ${meta.obsDim}, action ${meta.actionDim}; this task has obs ${message.obsDim}, action ${message.actionDim}`,
           );
         }
-        sac = await learnerFromPayload(message.checkpoint);
+        sac = await learnerFrom(parsed);
         restoredMeta = meta;
       } else {
         const parsed = LearnerConfig.safeParse(message.config);
