@@ -45,6 +45,14 @@ interface RunningEpisode {
   intervened: number;
 }
 
+/** What each operator episode command stores (see EpisodeCommand). */
+const COMMAND_OUTCOME: Record<EpisodeCommand, EpisodeOutcome> = {
+  success: 'success',
+  failure: 'failure',
+  discard: 'discarded',
+  reset: 'timeout',
+};
+
 /** Samples kept for the inference-time and swap-latency figures. */
 const WINDOW = 1000;
 
@@ -262,15 +270,7 @@ export class Session {
       if (command === 'reset') this.#resetAt = this.#now();
       return;
     }
-    const outcome: EpisodeOutcome =
-      command === 'success'
-        ? 'success'
-        : command === 'failure'
-          ? 'failure'
-          : command === 'discard'
-            ? 'discarded'
-            : 'timeout';
-    this.#endEpisode(outcome, command === 'reset' ? 0 : this.config.autoResetMs);
+    this.#endEpisode(COMMAND_OUTCOME[command], command === 'reset' ? 0 : this.config.autoResetMs);
     this.store.addEvent({
       runId: this.runId,
       kind: 'episode.command',
@@ -607,8 +607,8 @@ export class Session {
   metrics(names?: readonly string[], afterStep = -1): MetricSeries[] {
     const wanted = names ? new Set(names) : undefined;
     const series = new Map<string, MetricSeries>();
-    for (const m of this.store.readMetrics(this.runId)) {
-      if (m.step <= afterStep || (wanted && !wanted.has(m.name))) continue;
+    for (const m of this.store.readMetrics(this.runId, undefined, afterStep)) {
+      if (wanted && !wanted.has(m.name)) continue;
       let s = series.get(m.name);
       if (!s) series.set(m.name, (s = { name: m.name, steps: [], values: [] }));
       s.steps.push(m.step);
