@@ -119,12 +119,17 @@ export class ClutchMapper {
   }
 
   /**
-   * Takes a raw packet (an object, or its JSON text) received at `now` (ms, the caller's clock).
+   * Takes a raw packet (an object, or its JSON text) received at `now` (ms, the caller's clock);
+   * `bytes`: the size it arrived in, when it came parsed inside a larger message.
    * Malformed, oversized or out-of-order (seq not after the newest) packets change nothing and
    * are counted. Button edges of an accepted packet become events.
    */
-  accept(raw: unknown, now: number): AcceptResult {
+  accept(raw: unknown, now: number, bytes?: number): AcceptResult {
     let value = raw;
+    if ((bytes ?? 0) > MAX_XR_PACKET_BYTES) {
+      this.#counters.oversized++;
+      return 'oversized';
+    }
     if (typeof raw === 'string') {
       if (utf8Bytes(raw) > MAX_XR_PACKET_BYTES) {
         this.#counters.oversized++;
@@ -229,10 +234,33 @@ export class ClutchMapper {
     return this.#receivedAt;
   }
 
+  /**
+   * A new headset stream begins (another connection took control): forget the old stream's
+   * packets, sequence numbers and buttons, so its numbering starts afresh. The gripper command
+   * is kept.
+   */
+  restart(): void {
+    this.#latest = undefined;
+    this.#receivedAt = undefined;
+    this.#latch = undefined;
+    this.#aHeld = false;
+    this.#bHeld = false;
+    this.#events = [];
+  }
+
   /** The robot was reset: unlatch and go back to the gripper command a reset leaves. */
   reset(): void {
+    this.unlatch(this.#ee.gripper?.atReset ?? 0);
+  }
+
+  /**
+   * Someone else drives now (the policy, or nobody): unlatch, so that taking over latches afresh
+   * at wherever the tool point is then, and keep `gripper` (the command the robot last executed)
+   * until the operator clutches again, so taking over never drops a grasped object.
+   */
+  unlatch(gripper: number = this.#gripper): void {
     this.#latch = undefined;
-    this.#gripper = this.#ee.gripper?.atReset ?? 0;
+    this.#gripper = gripper;
   }
 
   #controller(): XrController | undefined {

@@ -32,6 +32,14 @@ export const SessionConfig = z
     maxStepsPerTransition: z.number().positive().optional(),
     /** Safety settings (SafetyOptions input). */
     safety: z.record(z.string(), z.unknown()).default({}),
+    /** The headset's clutch mapping (ClutchOptions input: hand, scale, yaw, buttons). */
+    headset: z.record(z.string(), z.unknown()).default({}),
+    /**
+     * When the operator's stream goes stale or its headset disconnects while the operator drives:
+     * `pause` (hold still, alarm, then paused: the default) or `hold` (hold still and alarm only,
+     * until packets come back).
+     */
+    operatorFault: z.enum(['pause', 'hold']).default('pause'),
   })
   .strict();
 export type SessionConfig = z.infer<typeof SessionConfig>;
@@ -44,6 +52,18 @@ export type SessionConfigInput = z.input<typeof SessionConfig>;
  */
 export const EpisodeCommand = z.enum(['success', 'failure', 'discard', 'reset']);
 export type EpisodeCommand = z.infer<typeof EpisodeCommand>;
+
+/**
+ * How fresh the human operator's input was at a tick. `ageMs`: since its newest packet arrived;
+ * `latencyMs`: from the packet's own timestamp (the sender's epoch clock) to this tick, when the
+ * clocks are comparable (the same machine, or synchronised ones).
+ */
+export const OperatorTiming = z.object({
+  device: z.enum(['keyboard', 'gamepad', 'headset', 'ui', 'scripted']),
+  ageMs: z.number(),
+  latencyMs: z.number().optional(),
+});
+export type OperatorTiming = z.infer<typeof OperatorTiming>;
 
 /** One control tick as the UI and the headset see it. */
 export const Telemetry = z.object({
@@ -60,6 +80,8 @@ export const Telemetry = z.object({
   safety: z.object({ verdict: z.string(), reasons: z.array(z.string()) }).optional(),
   /** The bodies' world poses (SceneDescription), for the 3D view. */
   poses: z.array(z.number()).optional(),
+  /** The human operator's input as this tick used it (absent when no packet has come). */
+  operator: OperatorTiming.optional(),
 });
 export type Telemetry = z.infer<typeof Telemetry>;
 
@@ -113,6 +135,18 @@ export const StudioCall = z.discriminatedUnion('method', [
   z.object({ method: z.literal('mode'), command: ModeCommand }).strict(),
   z.object({ method: z.literal('episode'), command: EpisodeCommand }).strict(),
   z.object({ method: z.literal('teleop'), packet: z.unknown() }).strict(),
+  /** One headset frame (an XrPacket, parsed by the studio); answered with an XrAck. */
+  z.object({ method: z.literal('xr'), packet: z.unknown() }).strict(),
+  /** Pair this connection as a headset with the code the desktop shows: answers a PairAnswer. */
+  z.object({ method: z.literal('pair'), code: z.string().max(64) }).strict(),
+  /** Present a token from an earlier `pair` (a reconnect): answers a ConnectionRole. */
+  z.object({ method: z.literal('hello'), token: z.string().max(256) }).strict(),
+  /** Take (or give back) control of the robot for this paired connection: a ConnectionRole. */
+  z.object({ method: z.literal('control'), take: z.boolean() }).strict(),
+  /** The pairing code and the paired headsets (local clients only): a PairingStatus. */
+  z.object({ method: z.literal('pairing') }).strict(),
+  /** Forget a paired headset by its id from `pairing` (local clients only). */
+  z.object({ method: z.literal('revoke'), pairingId: z.string().max(64) }).strict(),
   z.object({ method: z.literal('start') }).strict(),
   z.object({ method: z.literal('stop') }).strict(),
   /** The robot's SceneDescription (null: the robot cannot describe itself). */

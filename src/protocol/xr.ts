@@ -61,3 +61,40 @@ export const XrPacket = z
   })
   .strict();
 export type XrPacket = z.infer<typeof XrPacket>;
+
+/** What the studio did with a headset packet: taken, or ignored (and counted) with the reason. */
+export const XrAcceptResult = z.enum(['accepted', 'malformed', 'oversized', 'out-of-order']);
+export type XrAcceptResult = z.infer<typeof XrAcceptResult>;
+
+/**
+ * The studio's answer to each headset packet: the packet's own `seq` and `t` echoed (null when it
+ * did not parse), so the headset measures the round trip; `receivedAt` is the studio's epoch
+ * clock (ms) when it had parsed and mapped the packet.
+ */
+export const XrAck = z.object({
+  seq: z.number().int().nullable(),
+  t: z.number().nullable(),
+  result: XrAcceptResult,
+  receivedAt: z.number(),
+});
+export type XrAck = z.infer<typeof XrAck>;
+
+/** What `pair` answers: the bearer token the headset keeps and sends with `hello` from then on. */
+export const PairAnswer = z.object({ token: z.string().min(1) });
+
+/** A connection's standing (`hello`, `control`): a paired controller or a watcher, in control or not. */
+export const ConnectionRole = z.object({
+  role: z.enum(['controller', 'watcher']),
+  control: z.boolean(),
+});
+export type ConnectionRole = z.infer<typeof ConnectionRole>;
+
+/** What the desktop sees of pairing (`pairing`, local clients only): the code, who is paired. */
+export const PairingStatus = z.object({
+  code: z.string().regex(/^\d{6}$/),
+  paired: z.array(z.object({ id: z.string(), clientId: z.string(), pairedAt: z.number() })),
+  controlHolder: z.string().nullable(),
+  /** The address a headset opens (https beyond localhost), when the studio knows it. */
+  headsetUrl: z.string().optional(),
+});
+export type PairingStatus = z.infer<typeof PairingStatus>;

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Store } from '../store/index.ts';
@@ -17,12 +18,17 @@ const TYPES: Record<string, string> = {
   '.xml': 'application/xml',
 };
 
+/** Short paths of the built pages: the studio, and the headset's teleop page. */
+const PAGES: Record<string, string> = { '/': 'index.html', '/xr': 'xr.html' };
+
 export interface StudioServerOptions {
   store: Store;
   version: string;
   host: string;
   port: number;
   rendererDir?: string;
+  /** Serve HTTPS with this key and certificate (PEM): needed for WebXR beyond localhost. */
+  tls?: { key: string; cert: string };
 }
 
 /** True when the renderer has been built (`npm run build`) and can be served. */
@@ -36,7 +42,7 @@ export function rendererBuilt(dir = RENDERER_DIR): boolean {
  */
 export async function startStudioServer(opts: StudioServerOptions): Promise<Server> {
   const root = opts.rendererDir ?? RENDERER_DIR;
-  const server = createServer((req, res) => {
+  const handler: Parameters<typeof createServer>[1] = (req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const json = (status: number, body: unknown) => {
       res.writeHead(status, { 'content-type': 'application/json' });
@@ -55,7 +61,8 @@ export async function startStudioServer(opts: StudioServerOptions): Promise<Serv
         return json(200, opts.store.listEpisodes({ limit: 500 }));
       if (url.pathname.startsWith('/api/'))
         return json(404, { error: `no such endpoint ${url.pathname}` });
-      const path = normalize(join(root, url.pathname === '/' ? 'index.html' : url.pathname));
+      const page = PAGES[url.pathname] ?? url.pathname;
+      const path = normalize(join(root, page));
       if (
         !path.startsWith(root.endsWith(sep) ? root : root + sep) ||
         !existsSync(path) ||
@@ -69,7 +76,8 @@ export async function startStudioServer(opts: StudioServerOptions): Promise<Serv
     } catch (err) {
       json(500, { error: err instanceof Error ? err.message : String(err) });
     }
-  });
+  };
+  const server: Server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());

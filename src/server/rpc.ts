@@ -1,7 +1,15 @@
 import type { IncomingMessage, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
-import { type RpcResponse, RpcRequest, StudioCall, type StudioEvent } from '../protocol/index.ts';
+import {
+  type ConnectionRole,
+  type PairingStatus,
+  type RpcResponse,
+  RpcRequest,
+  StudioCall,
+  type StudioEvent,
+} from '../protocol/index.ts';
 import type { Session } from '../studio/session.ts';
+import { PairingManager } from './pairing.ts';
 
 /** The WebSocket path of the studio's RPC and event stream. */
 export const RPC_PATH = '/ws';
@@ -10,14 +18,55 @@ const MAX_BUFFERED = 1 << 20;
 
 export interface RpcServer {
   clients(): number;
+  /** Who may pair and who holds control of the robot. */
+  readonly pairing: PairingManager;
   close(): Promise<void>;
+}
+
+export interface RpcOptions {
+  /** Headset pairing; default: in memory (a new code each start, no pairing kept). */
+  pairing?: PairingManager;
+  /** The address a headset opens (shown with the pairing code on the desktop). */
+  headsetUrl?: string;
+}
+
+/** Calls about the connection itself, answered by the server, not the session. */
+type ConnectionCall = Extract<
+  StudioCall,
+  { method: 'xr' | 'pair' | 'hello' | 'control' | 'pairing' | 'revoke' }
+>;
+type SessionCall = Exclude<StudioCall, ConnectionCall>;
+
+/** Calls anyone may make: they read, or (e-stop) can only stop the robot. */
+const READ_ONLY = new Set<StudioCall['method']>([
+  'status',
+  'scene',
+  'metrics',
+  'episodes',
+  'steps',
+  'replay',
+]);
+
+/**
+ * One WebSocket client. `local`: it connects from this machine (the desktop UI, the CLI, a headset
+ * through `adb reverse`); `token`: its pairing token, once it paired or said hello.
+ */
+interface Connection {
+  clientId: string;
+  local: boolean;
+  token: string | null;
+}
+
+/** Refused for a connection's standing; nothing changed. */
+export class NotAllowedError extends Error {
+  override name = 'NotAllowedError';
 }
 
 /**
  * Answers one call: what both the WebSocket server and the Electron preload run. A refused mode
  * command or a bad teleop packet is an error answer; nothing changed.
  */
-export async function dispatch(session: Session, call: StudioCall): Promise<unknown> {
+export async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
   switch (call.method) {
     case 'status':
       return session.status();
@@ -93,8 +142,14 @@ export function parseRequest(
  * `{id, method, …params}`, validated by StudioCall; every answer `{id, ok, result | error}`.
  * Every client also receives the session's events. Browsers from another origin are refused
  * (a web page must not drive the robot through a local port).
+ *
+ * Who may do what: anyone may read and e-stop. Commands and teleop come from this machine, or
+ * from the one paired headset holding control (`pair` or `hello`, then `control`); headset
+ * frames (`xr`) only from that headset, even on this machine. An unpaired client only watches.
+ * When the headset in control disconnects, the session is told (hold still, alarm, paused).
  */
-export function attachRpc(server: Server, session: Session): RpcServer {
+export function attachRpc(server: Server, session: Session, options: RpcOptions = {}): RpcServer {
+  const pairing = options.pairing ?? new PairingManager();
   const wss = new WebSocketServer({
     server,
     path: RPC_PATH,
@@ -104,7 +159,78 @@ export function attachRpc(server: Server, session: Session): RpcServer {
   const send = (ws: WebSocket, message: RpcResponse | StudioEvent) => {
     if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
   };
-  wss.on('connection', (ws) => {
+  const role = (conn: Connection): ConnectionRole => ({
+    role: pairing.role(conn.token),
+    control: pairing.hasControl(conn.token, Date.now()),
+  });
+  const handle = async (conn: Connection, call: StudioCall, bytes: number): Promise<unknown> => {
+    const now = Date.now();
+    switch (call.method) {
+      case 'xr': {
+        if (!pairing.keepAlive(conn.token ?? '', now)) {
+          throw new NotAllowedError(
+            'headset frames are taken only from the paired headset in control: pair, then take control',
+          );
+        }
+        return session.xrPacket(call.packet, bytes);
+      }
+      case 'pair': {
+        const result = pairing.pair(conn.clientId, call.code, now);
+        if (!result.ok) throw new NotAllowedError(result.reason);
+        conn.token = result.token;
+        return { token: result.token };
+      }
+      case 'hello':
+        conn.token = call.token;
+        return role(conn);
+      case 'control': {
+        const token = conn.token ?? '';
+        if (call.take) {
+          const holding = pairing.hasControl(token, now);
+          const claim = pairing.claimControl(token, now);
+          if (!claim.ok) throw new NotAllowedError(claim.reason);
+          if (!holding) session.headsetConnected();
+        } else if (pairing.releaseControl(token)) {
+          session.operatorDisconnected('the headset');
+        }
+        return role(conn);
+      }
+      case 'pairing': {
+        if (!conn.local) throw new NotAllowedError("pairing is shown only on the studio's machine");
+        const status: PairingStatus = {
+          code: pairing.code,
+          paired: pairing.paired(),
+          controlHolder: pairing.controlHolder(now),
+          ...(options.headsetUrl ? { headsetUrl: options.headsetUrl } : {}),
+        };
+        return status;
+      }
+      case 'revoke':
+        if (!conn.local)
+          throw new NotAllowedError("pairings are revoked only on the studio's machine");
+        return pairing.revokeId(call.pairingId);
+      default: {
+        const estop = call.method === 'mode' && call.command.type === 'e-stop';
+        const drives = conn.local || pairing.hasControl(conn.token, now);
+        if (!READ_ONLY.has(call.method) && !estop && !drives) {
+          throw new NotAllowedError(
+            `${call.method} refused: this client only watches (pair a headset and take control, or use the studio's machine)`,
+          );
+        }
+        return dispatch(session, call);
+      }
+    }
+  };
+  wss.on('connection', (ws, req) => {
+    const address = req.socket.remoteAddress ?? 'unknown';
+    const conn: Connection = { clientId: address, local: isLoopback(address), token: null };
+    ws.on('close', () => {
+      // The headset in control is gone: the robot must not keep following its last frame.
+      if (conn.token && pairing.hasControl(conn.token, Date.now())) {
+        pairing.releaseControl(conn.token);
+        session.operatorDisconnected('the headset');
+      }
+    });
     ws.on('message', (data, isBinary) => {
       if (isBinary) {
         send(ws, { id: null, ok: false, error: 'malformed request: binary frames are not taken' });
@@ -118,7 +244,7 @@ export function attachRpc(server: Server, session: Session): RpcServer {
         send(ws, { id: parsed.id, ok: false, error: parsed.error });
         return;
       }
-      dispatch(session, parsed.call).then(
+      handle(conn, parsed.call, Buffer.byteLength(text)).then(
         (result) => send(ws, { id: parsed.id, ok: true, result: result ?? null }),
         (err: unknown) => {
           const message = err instanceof Error ? err.message : String(err);
@@ -137,6 +263,7 @@ export function attachRpc(server: Server, session: Session): RpcServer {
   });
   return {
     clients: () => wss.clients.size,
+    pairing,
     close: () =>
       new Promise((resolve) => {
         unsubscribe();
@@ -144,6 +271,11 @@ export function attachRpc(server: Server, session: Session): RpcServer {
         wss.close(() => resolve());
       }),
   };
+}
+
+/** Whether a socket's remote address is this machine (IPv4, IPv6 or IPv4-mapped loopback). */
+export function isLoopback(address: string): boolean {
+  return address === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(address);
 }
 
 /** Non-browser clients send no Origin; a browser's must be this server's own. */

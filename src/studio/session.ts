@@ -2,6 +2,7 @@ import { LearnerConfig } from '../learner/config.ts';
 import { LearnerLink, packTransitions } from '../learner/link.ts';
 import { PolicyRunner } from '../learner/policy.ts';
 import { LEARNER_PRESETS } from '../learner/presets.ts';
+import { ClutchMapper } from '../operator/clutch.ts';
 import { CorrectiveOperator } from '../operator/corrective.ts';
 import { TeleopInput } from '../operator/teleop.ts';
 import {
@@ -12,12 +13,14 @@ import {
   type HealthAlert,
   type MetricSeries,
   type ModeEvent,
+  type OperatorTiming,
   RunConfig,
   SessionConfig,
   type SessionConfigInput,
   type SessionStatus,
   type StudioEvent,
   type Telemetry,
+  type XrAck,
 } from '../protocol/index.ts';
 import { createExpert, createRobot, type Robot } from '../robots/index.ts';
 import { Recorder, type Store } from '../store/index.ts';
@@ -56,6 +59,18 @@ const COMMAND_OUTCOME: Record<EpisodeCommand, EpisodeOutcome> = {
 /** Samples kept for the inference-time and swap-latency figures. */
 const WINDOW = 1000;
 
+/** The human operator's input for one tick: the action, and how fresh it is. */
+interface HumanInput {
+  action: ArrayLike<number> | null;
+  receivedAt: number | undefined;
+  timing: OperatorTiming | undefined;
+}
+
+/** Epoch milliseconds at sub-millisecond resolution: the clock headset packets are stamped with. */
+function epochNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
 interface Sink {
   alert: (alert: HealthAlert) => void;
   metrics: (m: Record<string, number>) => void;
@@ -81,6 +96,8 @@ export class Session {
   readonly safety: SafetyLayer;
   readonly policy: PolicyRunner;
   readonly teleop: TeleopInput;
+  /** The headset's clutch mapping; absent for a robot that does not take end-effector deltas. */
+  readonly headset: ClutchMapper | undefined;
   readonly rateHz: number;
   /** The session's database (the review calls read and annotate episodes through it). */
   readonly store: Store;
@@ -117,6 +134,12 @@ export class Session {
   readonly #swaps = new Float64Array(WINDOW);
   #swapCount = 0;
   #alarms: string[] = [];
+  /** Whose packets the human operator drives with: the newest to arrive wins. */
+  #device: 'teleop' | 'headset' = 'teleop';
+  /** The operator's connection dropped: hold (no action) until a packet comes again. */
+  #operatorGone = false;
+  /** The gripper command the robot last executed (0 before any, or with no gripper). */
+  #gripper = 0;
   #actorLoss: string;
   #closed = false;
 
@@ -148,6 +171,10 @@ export class Session {
     this.#recorder = new Recorder(parts.store);
     this.safety = new SafetyLayer(robot.spec, config.safety);
     this.teleop = new TeleopInput(this.#actionDim);
+    this.headset =
+      robot.spec.safety?.kind === 'ee-delta'
+        ? new ClutchMapper(robot.spec, config.headset)
+        : undefined;
     this.#corrective =
       config.operator === 'scripted' ? new CorrectiveOperator(createExpert(robot)) : undefined;
     this.#rng = new Random(config.seed ^ 0x5e55);
@@ -261,6 +288,83 @@ export class Session {
   /** An operator packet; throws TeleopError (and changes nothing) if it is malformed or late. */
   teleopPacket(raw: unknown): void {
     this.teleop.accept(raw, this.#now());
+    this.#device = 'teleop';
+    this.#operatorGone = false;
+  }
+
+  /**
+   * One headset frame (an XrPacket; `bytes`: its size on the wire). A malformed, oversized or
+   * out-of-order one is ignored and counted (`headset.counters()`); an accepted one becomes the
+   * operator's input, and its buttons' edges become commands: A = intervene (read by the
+   * intervention style), B = success. Call it only for the connection in control.
+   */
+  xrPacket(raw: unknown, bytes?: number): XrAck {
+    const headset = this.headset;
+    if (!headset) throw new Error(`task ${this.robot.spec.task} cannot be driven from a headset`);
+    const result = headset.accept(raw, this.#now(), bytes);
+    const latest = result === 'accepted' ? headset.latest : undefined;
+    if (latest) {
+      this.#device = 'headset';
+      this.#operatorGone = false;
+      for (const e of headset.events()) {
+        if (e.type === 'intervene') {
+          this.modes.apply({ type: 'intervene', pressed: e.pressed, origin: 'headset' }, e.at);
+        } else {
+          this.episode('success');
+        }
+      }
+    }
+    return {
+      seq: latest?.seq ?? null,
+      t: latest?.t ?? null,
+      result,
+      receivedAt: epochNow(),
+    };
+  }
+
+  /** A headset took control: its stream starts afresh (sequence numbers, buttons, clutch). */
+  headsetConnected(): void {
+    this.headset?.restart();
+  }
+
+  /**
+   * The human operator's connection dropped (`what` names it for the alarm). While the operator
+   * drives, the robot holds still at once, an alarm is raised and, unless `operatorFault` is
+   * `hold`, the mode falls back to paused.
+   */
+  operatorDisconnected(what: string): void {
+    this.headset?.unlatch();
+    if (this.config.operator !== 'human' || this.modes.driver() !== 'operator') return;
+    this.#operatorGone = true;
+    const pause = this.config.operatorFault === 'pause';
+    this.#alarm(
+      `${what} disconnected while the operator drove: holding still${pause ? ', paused' : ''}`,
+    );
+    if (pause) this.#pauseForFault();
+  }
+
+  /** The operator's input failed (`operatorFault: pause`): paused, by the studio itself. */
+  #pauseForFault(): void {
+    this.modes.apply({ type: 'set-mode', mode: 'paused', origin: 'safety' }, this.#now());
+  }
+
+  /** The human operator's action this tick (headset or teleop packets), and its freshness. */
+  #humanInput(obs: Float64Array, now: number): HumanInput {
+    const headset = this.#device === 'headset' ? this.headset : undefined;
+    const receivedAt = headset ? headset.receivedAt : this.teleop.receivedAt;
+    if (receivedAt === undefined || this.#operatorGone) {
+      return { action: null, receivedAt, timing: undefined };
+    }
+    const sentAt = headset?.latest?.t;
+    const latency = this.live && sentAt !== undefined ? epochNow() - sentAt : undefined;
+    const timing: OperatorTiming = {
+      device: headset ? 'headset' : (this.teleop.latest?.device ?? 'ui'),
+      ageMs: now - receivedAt,
+      // Only when the sender's clock is comparable (stamped on this machine or a synced one).
+      ...(latency !== undefined && latency >= 0 && latency < 60_000 ? { latencyMs: latency } : {}),
+    };
+    const action = headset ? headset.action(obs) : (this.teleop.latest?.action ?? null);
+    return { action, receivedAt, timing };
   }
 
   /** The operator's word on the running episode: success, failure, discard (rerecord), reset. */
@@ -298,7 +402,7 @@ export class Session {
 
     if (!this.#episode) {
       if (this.#resetAt === undefined || now < this.#resetAt || this.modes.driver() === 'none') {
-        this.#telemetry(undefined, undefined, undefined);
+        this.#telemetry(undefined, undefined, undefined, undefined);
         return;
       }
       this.#beginEpisode();
@@ -316,7 +420,7 @@ export class Session {
     }
     // The scripted operator decides by itself when to take over and hand back. It judges the
     // policy's intent, its mean action, as a person watching would, not the exploration noise.
-    let operatorAction: ArrayLike<number> | null = this.teleop.latest?.action ?? null;
+    let operatorAction: ArrayLike<number> | null = null;
     if (this.#corrective) {
       const intent = proposal && explore ? this.policy.act(obs) : proposal;
       const decision = this.#corrective.decide(obs, intent);
@@ -331,22 +435,36 @@ export class Session {
     }
     const mode = this.modes.mode;
     const driver = this.modes.driver();
-    if (driver === 'none') {
-      this.#telemetry(undefined, proposal, undefined);
-      return; // paused or e-stop: the robot is not stepped at all
-    }
     const byOperator = driver === 'operator';
     const scripted = this.#corrective !== undefined;
+    // The headset's clutch latches only while the operator drives: taking over latches afresh.
+    // It starts from the gripper command the robot executes, so taking over never drops the cube.
+    if (!byOperator) this.headset?.unlatch(this.#gripper);
+    const human = byOperator && !scripted ? this.#humanInput(obs, now) : undefined;
+    if (driver === 'none') {
+      this.#telemetry(undefined, proposal, undefined, undefined);
+      return; // paused or e-stop: the robot is not stepped at all
+    }
     const safe: SafetyResult = this.safety.filter({
-      action: byOperator ? operatorAction : (proposal ?? null),
+      action: human ? human.action : byOperator ? operatorAction : (proposal ?? null),
       source: byOperator ? (scripted ? 'expert' : 'operator') : 'policy',
       obs,
       now,
-      lastOperatorPacketAt: scripted ? now : this.teleop.receivedAt,
+      lastOperatorPacketAt: human ? human.receivedAt : now,
       estop: false,
       mode,
     });
     if (safe.alarm) this.#alarm(safe.alarm);
+    const g =
+      this.safety.safety.kind === 'ee-delta' ? this.safety.safety.gripper?.index : undefined;
+    if (g !== undefined) this.#gripper = safe.action[g]!;
+    // A stream gone stale: this tick held still (and alarmed); unless told only to hold, pause
+    // too. (Before the operator's first packet the robot just holds: nothing has failed yet.)
+    const stale =
+      human?.receivedAt !== undefined &&
+      safe.alarm !== undefined &&
+      safe.reasons.includes('stale-operator');
+    if (stale && this.config.operatorFault === 'pause') this.#pauseForFault();
 
     const result = this.robot.step(safe.action);
     const source: ActionSource = byOperator ? (scripted ? 'scripted' : 'human') : 'policy';
@@ -381,7 +499,7 @@ export class Session {
       this.#interventionSteps++;
     }
     this.#obs = result.obs;
-    this.#telemetry(safe, proposal, result.reward);
+    this.#telemetry(safe, proposal, result.reward, human?.timing);
     if (result.done || result.truncated) {
       const outcome = result.done ? (result.info.success ? 'success' : 'failure') : 'timeout';
       this.#endEpisode(outcome, this.config.autoResetMs);
@@ -392,6 +510,7 @@ export class Session {
     safe: SafetyResult | undefined,
     proposal: Float32Array | undefined,
     reward: number | undefined,
+    operator: OperatorTiming | undefined,
   ): void {
     if (this.#listeners.size === 0) return;
     const data: Telemetry = {
@@ -407,6 +526,7 @@ export class Session {
       policyVersion: this.policy.version,
       ...(safe ? { safety: { verdict: safe.verdict, reasons: safe.reasons } } : {}),
       ...(this.robot.poses ? { poses: Array.from(this.robot.poses()) } : {}),
+      ...(operator ? { operator } : {}),
     };
     this.#emit({ event: 'telemetry', data });
   }
@@ -417,6 +537,9 @@ export class Session {
     this.#obs = this.robot.reset(seed);
     this.safety.reset();
     this.#corrective?.reset();
+    this.headset?.reset();
+    const safety = this.safety.safety;
+    this.#gripper = safety.kind === 'ee-delta' ? (safety.gripper?.atReset ?? 0) : 0;
     const id = this.#recorder.beginEpisode({
       runId: this.runId,
       task: this.robot.spec.task,

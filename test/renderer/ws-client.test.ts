@@ -118,7 +118,7 @@ describe('WsStudioClient against the studio RPC (real session, real socket on lo
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(client.state, 'reconnecting');
 
-      ({ server, rpc } = await serveRpc(session, port));
+      ({ server, rpc } = await serveRpc(session, { port }));
       await client.whenOpen(5000);
       assert.equal((await waiting).runId, session.runId, 'the queued call went out on reconnect');
       assert.deepEqual(states.slice(0, 1), ['reconnecting']);

@@ -1,53 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { WebSocket } from 'ws';
 import type { Store } from '../../src/store/index.ts';
 import type { Session } from '../../src/studio/session.ts';
-import { startRpcStudio } from './rpc-studio.ts';
-
-interface Answer {
-  id: number | null;
-  ok: boolean;
-  result?: unknown;
-  error?: string;
-}
-
-/** A WebSocket client on loopback that pairs answers with requests and keeps events. */
-class Client {
-  readonly ws: WebSocket;
-  readonly events: { event: string; data: unknown }[] = [];
-  readonly #waiting: ((a: Answer) => void)[] = [];
-
-  private constructor(ws: WebSocket) {
-    this.ws = ws;
-    ws.on('message', (data) => {
-      const message = JSON.parse(String(data)) as Answer & { event?: string; data?: unknown };
-      if (message.event) this.events.push({ event: message.event, data: message.data });
-      else this.#waiting.shift()?.(message);
-    });
-  }
-
-  static async connect(url: string, headers: Record<string, string> = {}): Promise<Client> {
-    const ws = new WebSocket(url, { headers });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new Client(ws);
-  }
-
-  /** Sends raw text; resolves with the next answer. */
-  send(text: string): Promise<Answer> {
-    return new Promise((resolve) => {
-      this.#waiting.push(resolve);
-      this.ws.send(text);
-    });
-  }
-
-  call(id: number, call: Record<string, unknown>): Promise<Answer> {
-    return this.send(JSON.stringify({ id, ...call }));
-  }
-}
+import { RpcTestClient as Client, startRpcStudio } from './rpc-studio.ts';
 
 describe('studio RPC over WebSocket (real session, real socket on loopback)', () => {
   let studio: Awaited<ReturnType<typeof startRpcStudio>>;

@@ -10,11 +10,12 @@ const LEARNER = { ensembleSize: 2, hidden: [32, 32], batchSize: 32 };
 const TCP = 15; // index of tcp.x in panda-lift's observation
 
 /** A human-operated session on the real panda-lift sim, ticking on its virtual clock (10 Hz). */
-async function humanSession(store: Store): Promise<Session> {
+async function humanSession(store: Store, operatorFault?: 'pause' | 'hold'): Promise<Session> {
   return Session.open(store, {
     task: { task: 'sim/panda-lift', options: {} },
     learner: LEARNER,
     autoResetMs: 0,
+    ...(operatorFault ? { operatorFault } : {}),
   });
 }
 
@@ -71,49 +72,63 @@ describe('studio session: e-stop and stale operator input, on the real sim', () 
     });
   }
 
-  it('stale operator input holds at the first stale tick, with an alarm stored', async () => {
-    const session = await humanSession(store);
-    const ticks: { verdict?: string; reasons?: string[]; tcp: number[] }[] = [];
-    session.on((e) => {
-      if (e.event === 'telemetry')
-        ticks.push({
-          ...(e.data.safety ?? {}),
-          tcp: e.data.obs.slice(TCP, TCP + 3),
-        });
-    });
-    try {
-      let seq = 0;
-      session.command({ type: 'set-mode', mode: 'autonomous', origin: 'ui' });
-      session.command({ type: 'intervene', pressed: true, origin: 'headset' });
-      // Packets every tick (100 ms) for 8 ticks, then none: stale once older than 250 ms.
-      session.teleopPacket({ seq: ++seq, action: [1, 0, 0, -1], device: 'headset' });
-      await session.runHeadless({
-        ticks: 8,
-        learnerStepsPerTick: 0,
-        onTick: (s) => s.teleopPacket({ seq: ++seq, action: [1, 0, 0, -1], device: 'headset' }),
+  for (const fault of ['hold', 'pause'] as const) {
+    it(`stale operator input holds at the first stale tick, with an alarm stored (operatorFault ${fault})`, async () => {
+      const session = await humanSession(store, fault);
+      const ticks: { verdict?: string; reasons?: string[]; tcp: number[] }[] = [];
+      session.on((e) => {
+        if (e.event === 'telemetry')
+          ticks.push({
+            ...(e.data.safety ?? {}),
+            tcp: e.data.obs.slice(TCP, TCP + 3),
+          });
       });
-      await session.runHeadless({ ticks: 6, learnerStepsPerTick: 0 });
-      const after = ticks.slice(-6);
-      // The last packet came at t; the ticks at t, t+100 and t+200 still use it; the input is
-      // stale from t+250 on, and the tick at t+300, the first after that, holds.
-      assert.deepEqual(
-        after.map((t) => t.verdict),
-        ['pass', 'pass', 'pass', 'held', 'held', 'held'],
-      );
-      assert.ok(after[3]!.reasons!.includes('stale-operator'));
-      const heldAt = after[3]!.tcp;
-      const drift = Math.max(
-        ...after.slice(4).map((t) => Math.hypot(...t.tcp.map((x, i) => x - heldAt[i]!))),
-      );
-      assert.ok(drift < 0.005, `the arm drifted ${drift} m while held`);
-      session.flush();
-      const alarms = store.listEvents(session.runId).filter((e) => e.kind === 'safety.alarm');
-      assert.equal(alarms.length, 1, 'one alarm when the hold begins, not one per tick');
-      assert.match(JSON.stringify(alarms[0]!.payload), /stale|operator/i);
-    } finally {
-      await session.close();
-    }
-  });
+      try {
+        let seq = 0;
+        session.command({ type: 'set-mode', mode: 'autonomous', origin: 'ui' });
+        session.command({ type: 'intervene', pressed: true, origin: 'headset' });
+        // Packets every tick (100 ms) for 8 ticks, then none: stale once older than 250 ms.
+        session.teleopPacket({ seq: ++seq, action: [1, 0, 0, -1], device: 'headset' });
+        await session.runHeadless({
+          ticks: 8,
+          learnerStepsPerTick: 0,
+          onTick: (s) => s.teleopPacket({ seq: ++seq, action: [1, 0, 0, -1], device: 'headset' }),
+        });
+        await session.runHeadless({ ticks: 6, learnerStepsPerTick: 0 });
+        const after = ticks.slice(-6);
+        // The last packet came at t; the ticks at t, t+100 and t+200 still use it; the input is
+        // stale from t+250 on, and the tick at t+300, the first after that, holds.
+        // `hold`: held until packets come again; `pause`: held, then paused (not stepped at all).
+        const later = fault === 'hold' ? 'held' : undefined;
+        assert.deepEqual(
+          after.map((t) => t.verdict),
+          ['pass', 'pass', 'pass', 'held', later, later],
+        );
+        assert.equal(session.modes.mode, fault === 'hold' ? 'intervention' : 'paused');
+        assert.ok(after[3]!.reasons!.includes('stale-operator'));
+        const heldAt = after[3]!.tcp;
+        const drift = Math.max(
+          ...after.slice(4).map((t) => Math.hypot(...t.tcp.map((x, i) => x - heldAt[i]!))),
+        );
+        assert.ok(drift < 0.005, `the arm drifted ${drift} m while held`);
+        session.flush();
+        const alarms = store.listEvents(session.runId).filter((e) => e.kind === 'safety.alarm');
+        assert.equal(alarms.length, 1, 'one alarm when the hold begins, not one per tick');
+        assert.match(JSON.stringify(alarms[0]!.payload), /stale|operator/i);
+        const paused = store
+          .listEvents(session.runId)
+          .filter(
+            (e) =>
+              e.kind === 'mode.transition' && JSON.stringify(e.payload).includes('"to":"paused"'),
+          );
+        assert.equal(paused.length, fault === 'pause' ? 1 : 0);
+        if (fault === 'pause')
+          assert.match(JSON.stringify(paused[0]!.payload), /"origin":"safety"/);
+      } finally {
+        await session.close();
+      }
+    });
+  }
 
   it('a malformed teleop packet never moves the robot', async () => {
     const session = await humanSession(store);

@@ -1,6 +1,10 @@
 import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ensureCertificate } from '../../server/certificate.ts';
 import { rendererBuilt, startStudioServer } from '../../server/http.ts';
-import { attachRpc, RPC_PATH } from '../../server/rpc.ts';
+import { PairingManager } from '../../server/pairing.ts';
+import { attachRpc, isLoopback, RPC_PATH } from '../../server/rpc.ts';
 import { type SessionConfigInput, TaskConfig } from '../../protocol/index.ts';
 import { Session } from '../../studio/session.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
@@ -14,6 +18,11 @@ Runs the studio headless: a live session (control loop, safety layer, learner wo
 on the task, its UI on http://HOST:PORT and its RPC and event stream on ws://HOST:PORT${RPC_PATH}.
 It starts paused. Stop it with Ctrl-C (the running episode is kept, marked interrupted).
 
+The headset page is at /xr. Beyond localhost (--host 0.0.0.0 or a LAN address) the studio serves
+HTTPS with a self-signed certificate made on first use (kept in the data folder, beside the
+database), as WebXR requires; a headset pairs with the 6-digit code printed here and shown in the
+UI before it can drive.
+
 Options:
   --task TASK          sim/panda-lift (default) | probe
   --operator WHO       human (teleop packets; default) | scripted (the task's expert corrects
@@ -21,7 +30,9 @@ Options:
   --intervention S     hold (default: intervene while the button is held) | toggle
   --seed N             (default 0)
   --port N             (default 7420)
-  --host ADDR          (default 127.0.0.1)
+  --host ADDR          (default 127.0.0.1; any other address serves HTTPS)
+  --headset-fault F    pause (default: a stale or lost headset stream holds, alarms, pauses)
+                       | hold (hold and alarm only)
   --db PATH            database file (default: the data folder)
 ${taskOptionFlags}
 `;
@@ -33,6 +44,7 @@ export const serveOptions = {
   task: { type: 'string' },
   operator: { type: 'string' },
   intervention: { type: 'string' },
+  'headset-fault': { type: 'string' },
   seed: { type: 'string' },
   ...taskOptionsFrom.options,
 } as const;
@@ -49,6 +61,10 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
   if (style !== 'hold' && style !== 'toggle') {
     throw new UsageError(`--intervention must be hold or toggle, got "${style}"`);
   }
+  const fault = values['headset-fault'] ?? 'pause';
+  if (fault !== 'pause' && fault !== 'hold') {
+    throw new UsageError(`--headset-fault must be pause or hold, got "${fault}"`);
+  }
   const task = TaskConfig.parse({
     task: taskFlag(values.task ?? 'sim/panda-lift'),
     options: taskOptionsFrom.parse(values),
@@ -57,6 +73,7 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
     task,
     operator,
     interventionStyle: style,
+    operatorFault: fault,
     seed: intFlag('seed', values.seed, 0),
     // One learner thread live: the other core keeps the control loop on time (BENCHMARKS.md, loop).
     learner: { threads: 1 },
@@ -74,17 +91,41 @@ export async function serveStudio(values: ServeValues): Promise<void> {
   try {
     session = await Session.open(store, config, { codeVersion: codeVersion() });
     const host = values.host ?? '127.0.0.1';
+    const folder = dirname(store.path);
+    // WebXR needs a secure origin: localhost is one, any other address needs HTTPS.
+    const lan = !isLoopback(host) && host !== 'localhost';
+    const certificate = lan
+      ? await ensureCertificate(join(folder, 'tls'), { hosts: lanAddresses() })
+      : undefined;
     const server = await startStudioServer({
       store,
       version: codeVersion(),
       host,
       port: intFlag('port', values.port, 7420),
+      ...(certificate ? { tls: { key: certificate.key, cert: certificate.cert } } : {}),
     });
-    const rpc = attachRpc(server, session);
-    session.startLive();
     const { port } = server.address() as AddressInfo;
+    const scheme = lan ? 'https' : 'http';
+    const shownHost =
+      lan && (host === '0.0.0.0' || host === '::') ? (lanAddresses()[0] ?? host) : host;
+    const headsetUrl = `${scheme}://${shownHost}:${port}/xr`;
+    const pairing = new PairingManager({
+      file: join(folder, 'tandem-pairing.json'),
+      onRotate: (code) => console.log(`  headset pairing code is now ${code}`),
+    });
+    if (pairing.loadError) console.warn(`tandem: ${pairing.loadError}`);
+    const rpc = attachRpc(server, session, { pairing, headsetUrl });
+    session.startLive();
     const c = session.config;
-    console.log(`tandem studio: http://${host}:${port}/  (db ${store.path}; Ctrl-C to stop)`);
+    console.log(
+      `tandem studio: ${scheme}://${shownHost}:${port}/  (db ${store.path}; Ctrl-C to stop)`,
+    );
+    console.log(`  headset: open ${headsetUrl} and enter the pairing code ${pairing.code}`);
+    if (certificate) {
+      console.log(
+        `  HTTPS certificate ${certificate.created ? 'made' : 'reused'}: ${certificate.certPath} (SHA-256 ${certificate.fingerprint}); the headset's browser asks to accept it once`,
+      );
+    }
     console.log(
       `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.safety.settings)}`,
     );
@@ -111,3 +152,11 @@ export const serve: Command = {
     if (args) await serveStudio(args.values as ServeValues);
   },
 };
+
+/** This machine's non-internal IPv4 addresses: what a headset on the LAN connects to. */
+function lanAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
+    .map((a) => a!.address);
+}
