@@ -16,6 +16,8 @@ export default defineConfig({
   build: {
     outDir: '../dist/renderer',
     emptyOutDir: true,
+    // Two pages: the studio (index.html) and the headset's teleop page (xr.html, served at /xr).
+    rollupOptions: { input: { studio: 'renderer/index.html', xr: 'renderer/xr.html' } },
     target: 'es2022',
     // One chunk, mostly three.js (about 950 kB): served from loopback, not worth a warning.
     chunkSizeWarningLimit: 1500,

@@ -3,6 +3,13 @@ import { Episode, Step } from '../../src/protocol/episode.ts';
 import { Mode, type ModeCommand } from '../../src/protocol/modes.ts';
 import { SceneDescription } from '../../src/protocol/scene.ts';
 import {
+  ConnectionRole,
+  PairAnswer,
+  PairingStatus,
+  XrAck,
+  type XrPacket,
+} from '../../src/protocol/xr.ts';
+import {
   type EpisodeCommand,
   MetricSeries,
   RpcResponse,
@@ -85,7 +92,16 @@ export interface Annotation {
 }
 
 /** Calls that drive the robot: refused at once while disconnected, never sent late. */
-const COMMANDS = new Set<StudioCall['method']>(['mode', 'episode', 'teleop', 'start', 'stop']);
+const COMMANDS = new Set<StudioCall['method']>([
+  'mode',
+  'episode',
+  'teleop',
+  'start',
+  'stop',
+  // A headset frame is only worth sending now: queued, it would move the robot late.
+  'xr',
+  'control',
+]);
 
 interface Pending {
   method: string;
@@ -260,6 +276,35 @@ export class WsStudioClient {
 
   annotate(episodeId: number, annotation: Annotation): Promise<Episode> {
     return this.#typed({ method: 'annotate', episodeId, ...annotation }, Episode);
+  }
+
+  /** One headset frame; the ack echoes its seq and stamp (for the round trip). */
+  xr(packet: XrPacket): Promise<XrAck> {
+    return this.#typed({ method: 'xr', packet }, XrAck);
+  }
+
+  /** Pairs this connection as a headset with the desktop's 6-digit code. */
+  pair(code: string): Promise<{ token: string }> {
+    return this.#typed({ method: 'pair', code }, PairAnswer);
+  }
+
+  /** Presents a token from an earlier `pair` (after a reconnect). */
+  hello(token: string): Promise<ConnectionRole> {
+    return this.#typed({ method: 'hello', token }, ConnectionRole);
+  }
+
+  /** Takes (true) or gives back control of the robot for this paired headset. */
+  control(take: boolean): Promise<ConnectionRole> {
+    return this.#typed({ method: 'control', take }, ConnectionRole);
+  }
+
+  /** The pairing code and the paired headsets (the studio's own machine only). */
+  pairing(): Promise<PairingStatus> {
+    return this.#typed({ method: 'pairing' }, PairingStatus);
+  }
+
+  revoke(pairingId: string): Promise<boolean> {
+    return this.#typed({ method: 'revoke', pairingId }, z.boolean());
   }
 
   async #typed<T>(call: CallInput, schema: z.ZodType<T>): Promise<T> {

@@ -384,9 +384,52 @@ export class SceneRenderer {
     this.#writeTrail();
   }
 
+  /**
+   * Places the robot's world (MuJoCo frame, z up) in the view: its origin at `position` (three's
+   * frame, metres) and turned `yaw` radians about the vertical. The headset page puts the robot in
+   * front of the operator with its +x pointing where the operator faces.
+   */
+  place(position: readonly [number, number, number], yaw: number): void {
+    this.#root.position.set(...position);
+    this.#root.quaternion.setFromAxisAngle(new Vector3(0, 1, 0), yaw).multiply(Z_UP_TO_Y_UP);
+    this.requestRender();
+  }
+
+  /** Adds an object of the page's own (e.g. the headset's HUD panel) to the scene, y up. */
+  add(object: Object3D): void {
+    this.#scene.add(object);
+    this.requestRender();
+  }
+
+  /**
+   * Presents in an immersive WebXR session: every XR frame (the headset's rate) `onFrame` runs with
+   * the frame and the reference space (local-floor), then the scene renders. When the session ends
+   * the view goes back to rendering on demand.
+   */
+  async presentXr(
+    session: XRSession,
+    onFrame: (frame: XRFrame, space: XRReferenceSpace) => void,
+  ): Promise<void> {
+    const renderer = this.#renderer;
+    if (!renderer) throw new Error('mount the scene before presenting in XR');
+    renderer.xr.enabled = true;
+    renderer.xr.setReferenceSpaceType('local-floor');
+    await renderer.xr.setSession(session);
+    session.addEventListener('end', () => {
+      renderer.setAnimationLoop(null);
+      renderer.xr.enabled = false;
+      this.#fit();
+    });
+    renderer.setAnimationLoop((_time, frame) => {
+      const space = renderer.xr.getReferenceSpace();
+      if (frame && space) onFrame(frame, space);
+      this.#render();
+    });
+  }
+
   /** Renders on the next animation frame (once, however often it is asked before then). */
   requestRender(): void {
-    if (!this.#renderer || this.#frame) return;
+    if (!this.#renderer || this.#frame || this.#renderer.xr.isPresenting) return;
     this.#frame = requestAnimationFrame(() => {
       this.#frame = 0;
       this.#render();

@@ -47,6 +47,8 @@ export interface ClutchCounters {
   malformed: number;
   oversized: number;
   outOfOrder: number;
+  /** Dropped by the transport for coming faster than MAX_XR_RATE_HZ (`tooFast`). */
+  tooFast: number;
   /** Times the clutch latched (engage, or re-engage after lost tracking). */
   engagements: number;
   /** Ticks `action` held because the clutch was held but tracking was lost. */
@@ -99,6 +101,7 @@ export class ClutchMapper {
     malformed: 0,
     oversized: 0,
     outOfOrder: 0,
+    tooFast: 0,
     engagements: 0,
     lostTrackingTicks: 0,
   };
@@ -164,6 +167,11 @@ export class ClutchMapper {
     this.#aHeld = a;
     this.#bHeld = b;
     return 'accepted';
+  }
+
+  /** Counts a packet the transport dropped unread for coming too soon after the last one. */
+  tooFast(): void {
+    this.#counters.tooFast++;
   }
 
   /** This tick's action for observation `obs` (the action's length, finite, in [−1, 1]). */

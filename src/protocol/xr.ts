@@ -3,6 +3,9 @@ import { z } from 'zod';
 /** The largest XR packet (UTF-8 bytes of its JSON) the transport takes; check before parsing. */
 export const MAX_XR_PACKET_BYTES = 4096;
 
+/** The most headset frames a second the studio takes from its headset (they run at 72–120 Hz). */
+export const MAX_XR_RATE_HZ = 150;
+
 /** Largest |coordinate| of a position (metres): far beyond any room-scale play space. */
 const MAX_POSITION_METRES = 100;
 
@@ -63,7 +66,14 @@ export const XrPacket = z
 export type XrPacket = z.infer<typeof XrPacket>;
 
 /** What the studio did with a headset packet: taken, or ignored (and counted) with the reason. */
-export const XrAcceptResult = z.enum(['accepted', 'malformed', 'oversized', 'out-of-order']);
+export const XrAcceptResult = z.enum([
+  'accepted',
+  'malformed',
+  'oversized',
+  'out-of-order',
+  /** Sooner after the last frame than MAX_XR_RATE_HZ allows. */
+  'too-fast',
+]);
 export type XrAcceptResult = z.infer<typeof XrAcceptResult>;
 
 /**

@@ -2,11 +2,13 @@ import type { IncomingMessage, Server } from 'node:http';
 import { WebSocket, WebSocketServer } from 'ws';
 import {
   type ConnectionRole,
+  MAX_XR_RATE_HZ,
   type PairingStatus,
   type RpcResponse,
   RpcRequest,
   StudioCall,
   type StudioEvent,
+  type XrAck,
 } from '../protocol/index.ts';
 import type { Session } from '../studio/session.ts';
 import { PairingManager } from './pairing.ts';
@@ -55,6 +57,8 @@ interface Connection {
   clientId: string;
   local: boolean;
   token: string | null;
+  /** When its last headset frame was taken (performance.now). */
+  lastXrAt: number;
 }
 
 /** Refused for a connection's standing; nothing changed. */
@@ -172,6 +176,14 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
             'headset frames are taken only from the paired headset in control: pair, then take control',
           );
         }
+        // Rate-bounded: a flood is answered, counted and dropped before it is even parsed.
+        const at = performance.now();
+        if (at - conn.lastXrAt < 1000 / MAX_XR_RATE_HZ) {
+          session.headset?.tooFast();
+          const ack: XrAck = { seq: null, t: null, result: 'too-fast', receivedAt: Date.now() };
+          return ack;
+        }
+        conn.lastXrAt = at;
         return session.xrPacket(call.packet, bytes);
       }
       case 'pair': {
@@ -223,7 +235,12 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
   };
   wss.on('connection', (ws, req) => {
     const address = req.socket.remoteAddress ?? 'unknown';
-    const conn: Connection = { clientId: address, local: isLoopback(address), token: null };
+    const conn: Connection = {
+      clientId: address,
+      local: isLoopback(address),
+      token: null,
+      lastXrAt: -Infinity,
+    };
     ws.on('close', () => {
       // The headset in control is gone: the robot must not keep following its last frame.
       if (conn.token && pairing.hasControl(conn.token, Date.now())) {

@@ -8,6 +8,9 @@ import { xrFrame } from '../operator/xr-frames.ts';
 import { RpcTestClient, startRpcStudio } from './rpc-studio.ts';
 
 const TCP = 15; // index of tcp.x in panda-lift's observation
+/** Frames at 125 Hz: within the studio's rate bound. */
+const FRAME_MS = 8;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A non-loopback address of this machine: a client from it is "remote", as a headset on the LAN. */
 const LAN = Object.values(networkInterfaces())
@@ -109,7 +112,10 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
   it('malformed, oversized and out-of-order frames are ignored and counted; good ones drive', async () => {
     const headset = await pairedHeadset();
     try {
-      const xr = async (packet: unknown) => (await headset.ask({ method: 'xr', packet })) as XrAck;
+      const xr = async (packet: unknown) => {
+        await sleep(FRAME_MS); // a headset's pace: faster frames are dropped as too fast
+        return (await headset.ask({ method: 'xr', packet })) as XrAck;
+      };
       // Clutch engaged at the rest position: the target is where the tool point is.
       let seq = 0;
       let position: [number, number, number] = [0, 1, 0];
@@ -158,6 +164,26 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     }
   });
 
+  it('frames faster than the rate bound are dropped unread and counted', async () => {
+    const headset = await pairedHeadset();
+    try {
+      const before = session.headset!.counters();
+      // 20 frames back to back (no pacing): most come sooner than 1/150 s after the last.
+      const acks = (await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          headset.ask({ method: 'xr', packet: xrFrame({ seq: i + 1, position: [0, 1, 0] }) }),
+        ),
+      )) as XrAck[];
+      const dropped = acks.filter((a) => a.result === 'too-fast').length;
+      assert.ok(dropped >= 10, `${dropped} of 20 dropped`);
+      const after = session.headset!.counters();
+      assert.equal(after.tooFast - before.tooFast, dropped);
+      assert.equal(after.accepted - before.accepted, 20 - dropped);
+    } finally {
+      await headset.close();
+    }
+  });
+
   it('a disconnect mid-intervention holds at once and falls back to paused', async () => {
     await desk.ask({
       method: 'mode',
@@ -165,7 +191,10 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     });
     const headset = await pairedHeadset();
     try {
-      const xr = (packet: unknown) => headset.ask({ method: 'xr', packet });
+      const xr = async (packet: unknown) => {
+        await sleep(FRAME_MS);
+        return headset.ask({ method: 'xr', packet });
+      };
       await xr(xrFrame({ seq: 1, position: [0, 1, 0], squeeze: true, a: true }));
       assert.equal(session.modes.mode, 'intervention', 'A held takes over (hold style)');
       await ticks(1);
