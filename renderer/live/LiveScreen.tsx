@@ -2,6 +2,7 @@ import type { Telemetry } from '../../src/protocol/studio.ts';
 import { useTelemetry } from '../api/ws-client.ts';
 import { SceneView } from '../scene/SceneView.tsx';
 import { ModeBar } from './ModeBar.tsx';
+import { OperatorPanel } from './OperatorPanel.tsx';
 
 /** The live screen: the mode bar over the 3D view of the robot, and the latest tick in words. */
 export function LiveScreen() {
@@ -13,6 +14,7 @@ export function LiveScreen() {
         <SceneView telemetry={telemetry} />
       </div>
       <TickLine telemetry={telemetry} />
+      <OperatorPanel telemetry={telemetry} />
     </div>
   );
 }

@@ -124,6 +124,18 @@ export const SessionStatus = z.object({
     swapLatencyP50: z.number(),
   }),
   interventions: z.object({ count: z.number().int(), steps: z.number().int() }),
+  /**
+   * How a keyboard or gamepad drives this robot: the action's length, the entries of the
+   * end-effector translation (x, y, z in the robot's base frame) and of the gripper. Null: the
+   * robot takes no end-effector deltas, so only the headset's or a script's packets can drive it.
+   */
+  teleop: z
+    .object({
+      actionDim: z.number().int().positive(),
+      translation: z.tuple([z.number().int(), z.number().int(), z.number().int()]),
+      gripper: z.number().int().optional(),
+    })
+    .nullable(),
   health: z.array(HealthAlert),
   alarms: z.array(z.string()),
 });

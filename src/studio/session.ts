@@ -138,6 +138,8 @@ export class Session {
   #device: 'teleop' | 'headset' = 'teleop';
   /** The operator's connection dropped: hold (no action) until a packet comes again. */
   #operatorGone = false;
+  /** When the operator's turn began: packets from before it are not this turn's input. */
+  #turnBegan = -Infinity;
   /** The gripper command the robot last executed (0 before any, or with no gripper). */
   #gripper = 0;
   #actorLoss: string;
@@ -352,8 +354,9 @@ export class Session {
   #humanInput(obs: Float64Array, now: number): HumanInput {
     const headset = this.#device === 'headset' ? this.headset : undefined;
     const receivedAt = headset ? headset.receivedAt : this.teleop.receivedAt;
-    if (receivedAt === undefined || this.#operatorGone) {
-      return { action: null, receivedAt, timing: undefined };
+    // No input this turn yet: hold still (waiting for the operator is not a failed stream).
+    if (receivedAt === undefined || receivedAt < this.#turnBegan || this.#operatorGone) {
+      return { action: null, receivedAt: undefined, timing: undefined };
     }
     const sentAt = headset?.latest?.t;
     const latency = this.live && sentAt !== undefined ? epochNow() - sentAt : undefined;
@@ -598,6 +601,7 @@ export class Session {
     this.#emit({ event: 'mode', data: event });
     if (event.kind !== 'transition') return;
     if (event.to === 'intervention') this.#interventions++;
+    if (event.to === 'intervention' || event.to === 'bc-warmup') this.#turnBegan = event.at;
     // An episode is a demonstration or not from start to end: entering or leaving BC-warmup ends
     // the running one (as a time-out: the task did not end it).
     if ((event.from === 'bc-warmup') !== (event.to === 'bc-warmup') && this.#episode) {
@@ -721,8 +725,19 @@ export class Session {
         swapLatencyP50: quantile(this.#swaps, this.#swapCount, 0.5),
       },
       interventions: { count: this.#interventions, steps: this.#interventionSteps },
+      teleop: this.#teleopLayout(),
       health: this.#monitor.health.active(),
       alarms: [...this.#alarms],
+    };
+  }
+
+  #teleopLayout(): SessionStatus['teleop'] {
+    const safety = this.safety.safety;
+    if (safety.kind !== 'ee-delta') return null;
+    return {
+      actionDim: this.#actionDim,
+      translation: [...safety.translation] as [number, number, number],
+      ...(safety.gripper ? { gripper: safety.gripper.index } : {}),
     };
   }
 

@@ -35,6 +35,17 @@ const INSTALL_IWER = `
   window.__xrDevice = new IWER.XRDevice(IWER.metaQuest3);
   window.__xrDevice.installRuntime({ forceInstall: true });
 `;
+// No gamepad can be plugged in here: a stand-in for the Gamepad API's one call the studio makes,
+// a standard-mapping pad whose sticks and buttons the test sets through window.__pad.
+const FAKE_GAMEPAD = `
+  window.__pad = {
+    connected: true, mapping: 'standard', id: 'test pad', index: 0,
+    axes: [0, 0, 0, 0],
+    buttons: Array.from({ length: 17 }, () => ({ value: 0, pressed: false, touched: false })),
+  };
+  window.__press = (i, on) => { window.__pad.buttons[i] = { value: on ? 1 : 0, pressed: on, touched: on }; };
+  navigator.getGamepads = () => [window.__pad];
+`;
 
 describe('the headset page in headless Chromium with iwer', { timeout: 180_000 }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-xr-e2e-'));
@@ -148,7 +159,7 @@ describe('the headset page in headless Chromium with iwer', { timeout: 180_000 }
     await sleep(1500); // the recorder's batch reaches the file
     const store = Store.open(studio!.db, { readonly: true });
     try {
-      const episode = store.listEpisodes({ runId }).at(-1)!;
+      const episode = store.listEpisodes({ runId })[0]!;
       const steps = store.readSteps(episode.id);
       const human = steps.filter((s) => s.intervened);
       assert.ok(human.length >= 20, `${human.length} intervened steps`);
@@ -167,6 +178,106 @@ describe('the headset page in headless Chromium with iwer', { timeout: 180_000 }
     } finally {
       store.close();
     }
+    assert.deepEqual(errors, []);
+  });
+
+  /** The newest episode's steps, from the SQLite file (read-only beside the running studio). */
+  async function lastEpisodeSteps() {
+    await sleep(1500); // the recorder's batch reaches the file
+    const store = Store.open(studio!.db, { readonly: true });
+    try {
+      const runId = (await status()).runId;
+      const episode = store.listEpisodes({ runId })[0]!;
+      return store.readSteps(episode.id);
+    } finally {
+      store.close();
+    }
+  }
+
+  it('the desktop shows the pairing code; its keyboard drives in BC-warmup (arrows, G)', async () => {
+    await page.close(); // the headset goes: its stream must not compete with the keyboard
+    const desk = await browser!.context.newPage();
+    desk.on('pageerror', (err) => errors.push(`desk page error: ${err.message}`));
+    await desk.addInitScript({ content: FAKE_GAMEPAD });
+    page = desk;
+    await desk.goto(studio!.url);
+    const { code } = await rpc.result<PairingStatus>({ method: 'pairing' });
+    await waitFor(
+      'the pairing code shown',
+      async () => (await desk.textContent('[data-testid="pairing-code"]')) === code,
+    );
+    assert.match((await desk.textContent('[data-testid="paired"]')) ?? '', /127\.0\.0\.1|::1/);
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'bc-warmup', origin: 'ui' },
+    });
+    await waitFor(
+      'BC-warmup on the page',
+      async () =>
+        (await desk.locator('[data-testid="mode"]').getAttribute('data-mode')) === 'bc-warmup',
+    );
+    // Entering BC-warmup ends the running episode; the demo episode begins after the auto-reset.
+    await waitFor('a demo episode running', async () => (await status()).episode?.kind === 'demo');
+    await desk.keyboard.press('g'); // close the gripper
+    await desk.keyboard.down('ArrowLeft'); // +y in the robot's frame
+    await sleep(1200);
+    await desk.keyboard.up('ArrowLeft');
+    await sleep(500);
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'paused', origin: 'ui' },
+    });
+    const steps = await lastEpisodeSteps();
+    assert.ok(steps.length >= 10, `${steps.length} steps`);
+    assert.ok(steps.every((s) => s.source === 'human'));
+    const left = steps.filter((s) => s.action[1]! > 0.5);
+    assert.ok(left.length >= 5, `${left.length} steps moving left`);
+    assert.ok(
+      left.every((s) => Math.abs(s.action[0]!) < 1e-6 && s.action[3] === 1),
+      'only +y, gripper closed',
+    );
+    const y = (s: { obs: ArrayLike<number> }) => s.obs[TCP + 1]!;
+    assert.ok(
+      y(steps.at(-1)!) - y(steps[0]!) > 0.05,
+      `moved ${y(steps.at(-1)!) - y(steps[0]!)} m in y`,
+    );
+    assert.match(
+      (await desk.textContent('[data-testid="operator-timing"]')) ?? '',
+      /no operator input|keyboard/,
+    );
+  });
+
+  it('a gamepad: A held intervenes, the left stick drives, releasing A hands back', async () => {
+    const desk = page;
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'autonomous', origin: 'ui' },
+    });
+    await waitFor('the pad seen', async () =>
+      /connected/.test((await desk.textContent('[data-testid="gamepad"]')) ?? ''),
+    );
+    await desk.evaluate('window.__press(0, true)');
+    await waitFor(
+      'intervention from the pad',
+      async () => (await status()).mode === 'intervention',
+    );
+    await desk.evaluate('window.__pad.axes[1] = -1'); // left stick full up: forward
+    await sleep(1200);
+    await desk.evaluate('window.__pad.axes[1] = 0; window.__press(0, false)');
+    await waitFor('handed back', async () => (await status()).mode === 'autonomous');
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'paused', origin: 'ui' },
+    });
+    const steps = await lastEpisodeSteps();
+    const pad = steps.filter((s) => s.intervened);
+    assert.ok(pad.length >= 5, `${pad.length} intervened steps`);
+    assert.ok(pad.every((s) => s.source === 'human'));
+    assert.ok(pad.filter((s) => s.action[0]! > 0.5).length >= 5, 'driven forward');
+    await desk.evaluate('window.__press(1, true)'); // B: e-stop
+    await waitFor('e-stop from the pad', async () => (await status()).mode === 'e-stop');
+    await desk.evaluate('window.__press(1, false)');
+    await rpc.result({ method: 'mode', command: { type: 'reset', origin: 'ui' } });
     assert.deepEqual(errors, []);
   });
 });
