@@ -71,7 +71,7 @@ export const XrAcceptResult = z.enum([
   'malformed',
   'oversized',
   'out-of-order',
-  /** Sooner after the last frame than MAX_XR_RATE_HZ allows. */
+  /** Over the rate bound: more than MAX_XR_RATE_HZ sustained (after a short burst). */
   'too-fast',
 ]);
 export type XrAcceptResult = z.infer<typeof XrAcceptResult>;

@@ -57,9 +57,13 @@ interface Connection {
   clientId: string;
   local: boolean;
   token: string | null;
-  /** When its last headset frame was taken (performance.now). */
+  /** The headset frames' rate bound: tokens left, and when they were last counted (performance.now). */
+  xrTokens: number;
   lastXrAt: number;
 }
+
+/** Headset frames that may come back to back (jitter bunches frames up) before the rate bound bites. */
+const XR_BURST = 5;
 
 /** Refused for a connection's standing; nothing changed. */
 export class NotAllowedError extends Error {
@@ -176,14 +180,20 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
             'headset frames are taken only from the paired headset in control: pair, then take control',
           );
         }
-        // Rate-bounded: a flood is answered, counted and dropped before it is even parsed.
+        // Rate-bounded (a token bucket: MAX_XR_RATE_HZ sustained, a few frames of burst for
+        // network jitter): a flood is answered, counted and dropped before it is even parsed.
         const at = performance.now();
-        if (at - conn.lastXrAt < 1000 / MAX_XR_RATE_HZ) {
+        conn.xrTokens = Math.min(
+          XR_BURST,
+          conn.xrTokens + ((at - conn.lastXrAt) * MAX_XR_RATE_HZ) / 1000,
+        );
+        conn.lastXrAt = at;
+        if (conn.xrTokens < 1) {
           session.headset?.tooFast();
           const ack: XrAck = { seq: null, t: null, result: 'too-fast', receivedAt: Date.now() };
           return ack;
         }
-        conn.lastXrAt = at;
+        conn.xrTokens -= 1;
         return session.xrPacket(call.packet, bytes);
       }
       case 'pair': {
@@ -239,7 +249,8 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
       clientId: address,
       local: isLoopback(address),
       token: null,
-      lastXrAt: -Infinity,
+      xrTokens: XR_BURST,
+      lastXrAt: performance.now(),
     };
     ws.on('close', () => {
       // The headset in control is gone: the robot must not keep following its last frame.

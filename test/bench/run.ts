@@ -11,6 +11,7 @@ import { benchLift } from './lift.ts';
 import { benchLoop } from './loop.ts';
 import { benchProbe } from './probe.ts';
 import { benchRecord } from './record.ts';
+import { benchXr } from './xr.ts';
 
 const quick = process.argv.includes('--quick') || Boolean(process.env.TANDEM_BENCH_QUICK);
 const benches: Record<string, () => Promise<BenchResult>> = {
@@ -21,6 +22,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   loop: () => benchLoop({ quick }),
   hil: () => benchHil({ quick }),
   frame: () => benchFrame({ quick }),
+  xr: () => benchXr({ quick }),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));
