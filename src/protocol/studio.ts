@@ -40,6 +40,12 @@ export const SessionConfig = z
      * until packets come back).
      */
     operatorFault: z.enum(['pause', 'hold']).default('pause'),
+    /**
+     * Live: run the control thread on the real-time scheduler (SCHED_FIFO) so learner and
+     * renderer threads cannot make ticks late. `auto` (default): when the system allows it, else
+     * say why and go on; `off`; `required`: refuse to start live without it.
+     */
+    realtime: z.enum(['auto', 'off', 'required']).default('auto'),
   })
   .strict();
 export type SessionConfig = z.infer<typeof SessionConfig>;
@@ -122,6 +128,8 @@ export const SessionStatus = z.object({
     inferenceP99: z.number(),
     /** Publication by the learner → in use at a tick (median of the last swaps). */
     swapLatencyP50: z.number(),
+    /** The control thread's scheduling while live: "SCHED_FIFO 10", or why it is the normal one. */
+    scheduling: z.string(),
   }),
   interventions: z.object({ count: z.number().int(), steps: z.number().int() }),
   /**

@@ -27,6 +27,7 @@ import { Recorder, type Store } from '../store/index.ts';
 import { Random } from '../util/random.ts';
 import type { BackendName } from '../learner/backend.ts';
 import { ControlLoop } from './control-loop.ts';
+import { enterRealtime, leaveRealtime, type RealtimeResult } from './realtime.ts';
 import { LearnerMonitor } from './learner-monitor.ts';
 import { ModeMachine, type ModeResult } from './modes.ts';
 import { SafetyLayer, type SafetyResult } from './safety.ts';
@@ -37,6 +38,11 @@ export interface SessionOptions {
   demos?: Parameters<typeof packTransitions>[0];
   /** Code version stored with the run. */
   codeVersion?: string;
+  /**
+   * The robot, already made for `config.task` (e.g. on a test's stand-in transport); by default
+   * the session makes it. The session owns it either way and closes it.
+   */
+  robot?: Robot;
 }
 
 interface RunningEpisode {
@@ -140,10 +146,14 @@ export class Session {
   #operatorGone = false;
   /** When the operator's turn began: packets from before it are not this turn's input. */
   #turnBegan = -Infinity;
+  /** The robot reported faults at its last step (one alarm per spell). */
+  #robotFaulted = false;
   /** The gripper command the robot last executed (0 before any, or with no gripper). */
   #gripper = 0;
   #actorLoss: string;
   #closed = false;
+  /** The control thread's scheduling while live (undefined: not live yet, or `realtime: off`). */
+  #realtime: RealtimeResult | undefined;
 
   private constructor(parts: {
     config: SessionConfig;
@@ -197,7 +207,7 @@ export class Session {
     opts: SessionOptions = {},
   ): Promise<Session> {
     const config = SessionConfig.parse(input);
-    const robot = await createRobot(config.task);
+    const robot = opts.robot ?? (await createRobot(config.task));
     const obsDim = robot.spec.observation.names.length;
     const actionDim = robot.spec.action.names.length;
     let link: LearnerLink | undefined;
@@ -345,7 +355,7 @@ export class Session {
     if (pause) this.#pauseForFault();
   }
 
-  /** The operator's input failed (`operatorFault: pause`): paused, by the studio itself. */
+  /** The operator's input failed (`operatorFault: pause`), or the robot's: paused, by the studio. */
   #pauseForFault(): void {
     this.modes.apply({ type: 'set-mode', mode: 'paused', origin: 'safety' }, this.#now());
   }
@@ -470,6 +480,13 @@ export class Session {
     if (stale && this.config.operatorFault === 'pause') this.#pauseForFault();
 
     const result = this.robot.step(safe.action);
+    // The robot could not act safely and held still (say, a silent sensor topic): alarm, pause.
+    const faults = result.info.faults ?? [];
+    if (faults.length > 0 && !this.#robotFaulted) {
+      this.#alarm(`the robot held still: ${faults.join('; ')}; paused`);
+      this.#pauseForFault();
+    }
+    this.#robotFaulted = faults.length > 0;
     const source: ActionSource = byOperator ? (scripted ? 'scripted' : 'human') : 'policy';
     const intervened = mode === 'intervention';
     this.#recorder.record(episode.id, {
@@ -658,6 +675,14 @@ export class Session {
    */
   startLive({ train = true } = {}): void {
     if (this.#loop?.running) return;
+    if (this.config.realtime !== 'off') {
+      this.#realtime = enterRealtime();
+      if (!this.#realtime.ok && this.config.realtime === 'required') {
+        throw new Error(
+          `real-time scheduling is required but not allowed: ${this.#realtime.reason}`,
+        );
+      }
+    }
     this.#loop = new ControlLoop({
       rateHz: this.rateHz,
       tick: () => this.tick(),
@@ -680,6 +705,7 @@ export class Session {
   async stopLive(): Promise<void> {
     if (!this.#loop) return;
     await this.#loop.stop();
+    if (this.#realtime?.ok) leaveRealtime();
     this.#learnerSteps = Math.max(this.#learnerSteps, await this.#link.pause());
   }
 
@@ -723,6 +749,11 @@ export class Session {
         workP99: loop?.work.p99 ?? 0,
         inferenceP99: quantile(this.#inference, this.#inferenceCount, 0.99),
         swapLatencyP50: quantile(this.#swaps, this.#swapCount, 0.5),
+        scheduling: !this.#realtime
+          ? 'normal'
+          : this.#realtime.ok
+            ? this.#realtime.policy
+            : `normal (real-time refused: ${this.#realtime.reason})`,
       },
       interventions: { count: this.#interventions, steps: this.#interventionSteps },
       teleop: this.#teleopLayout(),

@@ -35,7 +35,12 @@ function demoRows(n: number) {
  * learner, which (`learning`) trains flat out in its worker with the panda-lift preset on one
  * thread (the live setting) and publishes every 10 steps.
  */
-async function session(rateHz: number, learning: boolean, seconds: number): Promise<Sample> {
+async function session(
+  rateHz: number,
+  learning: boolean,
+  seconds: number,
+  realtime: 'auto' | 'off',
+): Promise<Sample> {
   const dir = mkdtempSync(join(tmpdir(), 'tandem-bench-loop-'));
   const store = Store.open(join(dir, 'loop.db'));
   const s = await Session.open(
@@ -46,6 +51,7 @@ async function session(rateHz: number, learning: boolean, seconds: number): Prom
       learner: { threads: 1, seed: 1 },
       publishEverySteps: 10,
       autoResetMs: 0,
+      realtime,
     },
     { demos: demoRows(2000) },
   );
@@ -77,22 +83,32 @@ export async function benchLoop({ quick = false } = {}): Promise<BenchResult> {
   const figures = [];
   const comparisons = [];
   const notes: string[] = [];
+  let scheduling = '';
   for (const rateHz of RATES) {
     const busy: Sample[] = [];
+    const normal: Sample[] = [];
     const idle: Sample[] = [];
     for (let r = 0; r < repeats; r++) {
-      // Side by side: learner idle, then flat out, alternating.
-      idle.push(await session(rateHz, false, seconds));
-      busy.push(await session(rateHz, true, seconds));
+      // Side by side, alternating: learner idle, learner flat out (the control thread real-time
+      // where the system allows it, the default), learner flat out with the normal scheduler.
+      idle.push(await session(rateHz, false, seconds, 'auto'));
+      busy.push(await session(rateHz, true, seconds, 'auto'));
+      normal.push(await session(rateHz, true, seconds, 'off'));
       const b = busy.at(-1)!;
+      scheduling = b.status.loop.scheduling;
       console.log(
-        `  ${rateHz} Hz, repeat ${r + 1}/${repeats}: period error p99 ${b.status.loop.periodErrorP99.toFixed(2)} ms learning, ${idle.at(-1)!.status.loop.periodErrorP99.toFixed(2)} ms idle; ${b.learnerStepsPerS.toFixed(1)} learner steps/s`,
+        `  ${rateHz} Hz, repeat ${r + 1}/${repeats}: period error p99 ${b.status.loop.periodErrorP99.toFixed(2)} ms learning (${scheduling}), ${normal.at(-1)!.status.loop.periodErrorP99.toFixed(2)} ms learning (normal scheduler), ${idle.at(-1)!.status.loop.periodErrorP99.toFixed(2)} ms idle; ${b.learnerStepsPerS.toFixed(1)} learner steps/s`,
       );
     }
     const p99 = (s: Sample[]) => s.map((x) => x.status.loop.periodErrorP99);
     const of = (f: (l: SessionStatus['loop']) => number) => busy.map((x) => f(x.status.loop));
     figures.push(
       figure(`${rateHz} Hz: control period error p99, learner flat out`, 'ms', p99(busy), 2, true),
+      figure(
+        `${rateHz} Hz: control period error p99, learner flat out, normal scheduler`,
+        'ms',
+        p99(normal),
+      ),
       figure(`${rateHz} Hz: control period error p99, learner idle`, 'ms', p99(idle)),
       figure(
         `${rateHz} Hz: tick start lateness p99, learner flat out`,
@@ -119,11 +135,22 @@ export async function benchLoop({ quick = false } = {}): Promise<BenchResult> {
         'steps/s',
         busy.map((x) => x.learnerStepsPerS),
       ),
+      figure(
+        `${rateHz} Hz: learner steps/s while the loop runs, normal scheduler`,
+        'steps/s',
+        normal.map((x) => x.learnerStepsPerS),
+      ),
     );
-    comparisons.push({
-      name: `${rateHz} Hz period error p99, learner flat out / idle`,
-      ratio: median(p99(busy)) / median(p99(idle)),
-    });
+    comparisons.push(
+      {
+        name: `${rateHz} Hz period error p99, learner flat out: normal scheduler / real-time`,
+        ratio: median(p99(normal)) / median(p99(busy)),
+      },
+      {
+        name: `${rateHz} Hz period error p99: learner flat out / idle`,
+        ratio: median(p99(busy)) / median(p99(idle)),
+      },
+    );
     const missed = busy.reduce((n, x) => n + x.status.loop.missed, 0);
     const backlog = Math.max(...busy.map((x) => x.status.learner.backlog));
     notes.push(
@@ -131,7 +158,8 @@ export async function benchLoop({ quick = false } = {}): Promise<BenchResult> {
     );
   }
   notes.push(
-    `the studio's live Session (what tandem serve runs), autonomous on sim/panda-lift: each tick swaps in staged weights, runs the policy (PolicyRunner, sampled), the safety layer, a real MuJoCo step, Recorder.record into a real SQLite file and sends the transition to the worker; the learner is the panda-lift preset (E=10, 256×256) on one thread, free-running on 2,000 demo transitions plus the online ones, publishing every 10 steps; ${repeats} repeats of ${seconds} s per setting, learner idle and flat out alternating; the timer wakes the loop 2 ms early and it spins to the deadline`,
+    `control thread scheduling (the default, realtime: auto): ${scheduling}`,
+    `the studio's live Session (what tandem serve runs), autonomous on sim/panda-lift: each tick swaps in staged weights, runs the policy (PolicyRunner, sampled), the safety layer, a real MuJoCo step, Recorder.record into a real SQLite file and sends the transition to the worker; the learner is the panda-lift preset (E=10, 256×256) on one thread, free-running on 2,000 demo transitions plus the online ones, publishing every 10 steps; ${repeats} repeats of ${seconds} s per setting, the three settings alternating; the timer wakes the loop 2 ms early and it spins to the deadline`,
   );
   return { title: 'loop: control loop timing under learner load', figures, comparisons, notes };
 }

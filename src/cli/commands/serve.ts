@@ -33,6 +33,8 @@ Options:
   --host ADDR          (default 127.0.0.1; any other address serves HTTPS)
   --headset-fault F    pause (default: a stale or lost headset stream holds, alarms, pauses)
                        | hold (hold and alarm only)
+  --realtime R         auto (default: the control thread on the real-time scheduler when the
+                       system allows it) | off | required
   --db PATH            database file (default: the data folder)
 ${taskOptionFlags}
 `;
@@ -45,6 +47,7 @@ export const serveOptions = {
   operator: { type: 'string' },
   intervention: { type: 'string' },
   'headset-fault': { type: 'string' },
+  realtime: { type: 'string' },
   seed: { type: 'string' },
   ...taskOptionsFrom.options,
 } as const;
@@ -65,6 +68,10 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
   if (fault !== 'pause' && fault !== 'hold') {
     throw new UsageError(`--headset-fault must be pause or hold, got "${fault}"`);
   }
+  const realtime = values.realtime ?? 'auto';
+  if (realtime !== 'auto' && realtime !== 'off' && realtime !== 'required') {
+    throw new UsageError(`--realtime must be auto, off or required, got "${realtime}"`);
+  }
   const task = TaskConfig.parse({
     task: taskFlag(values.task ?? 'sim/panda-lift'),
     options: taskOptionsFrom.parse(values),
@@ -74,6 +81,7 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
     operator,
     interventionStyle: style,
     operatorFault: fault,
+    realtime,
     seed: intFlag('seed', values.seed, 0),
     // One learner thread live: the other core keeps the control loop on time (BENCHMARKS.md, loop).
     learner: { threads: 1 },
@@ -129,7 +137,11 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     console.log(
       `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.safety.settings)}`,
     );
-    console.log(`  ${session.status().learner.backend}; RPC ws://${host}:${port}${RPC_PATH}`);
+    const status = session.status();
+    console.log(
+      `  ${status.learner.backend}; RPC ${lan ? 'wss' : 'ws'}://${host}:${port}${RPC_PATH}`,
+    );
+    console.log(`  control thread: ${status.loop.scheduling}`);
     await new Promise<void>((resolve) => {
       const stop = () => resolve();
       process.once('SIGINT', stop);
