@@ -1,8 +1,10 @@
 import { ZodError } from 'zod';
 import { ActionError } from '../robots/robot.ts';
 import { UnknownTaskError } from '../robots/index.ts';
+import { Ros2ConfigError, Ros2ConnectError, Ros2UnavailableError } from '../robots/ros2/index.ts';
 import { defaultDataDir, StoreError } from '../store/index.ts';
 import { type Command, UsageError } from './args.ts';
+import { doctor } from './commands/doctor.ts';
 import { episodes } from './commands/episodes.ts';
 import { record } from './commands/record.ts';
 import { replay } from './commands/replay.ts';
@@ -10,7 +12,7 @@ import { serve } from './commands/serve.ts';
 import { start } from './commands/start.ts';
 import { train } from './commands/train.ts';
 
-const commands: Command[] = [record, train, episodes, replay, serve, start];
+const commands: Command[] = [record, train, episodes, replay, serve, start, doctor];
 
 function help(): string {
   return `Usage: tandem COMMAND [options]   (tandem COMMAND --help for each)
@@ -31,7 +33,14 @@ function describe(err: unknown): { message: string; code: number } {
     const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
     return { message: `invalid ${where}${issue.message}`, code: 2 };
   }
-  if (err instanceof StoreError || err instanceof UnknownTaskError || err instanceof ActionError) {
+  if (
+    err instanceof StoreError ||
+    err instanceof UnknownTaskError ||
+    err instanceof ActionError ||
+    err instanceof Ros2UnavailableError ||
+    err instanceof Ros2ConfigError ||
+    err instanceof Ros2ConnectError
+  ) {
     return { message: err.message, code: 1 };
   }
   const message = err instanceof Error ? err.message : String(err);

@@ -1,10 +1,13 @@
+import { resolve } from 'node:path';
 import { isTaskName, UnknownTaskError } from '../robots/index.ts';
 import type { TaskName } from '../protocol/index.ts';
 import { UsageError } from './args.ts';
 
 /** The --task flag: required, and one of the tasks that exist. */
 export function taskFlag(value: string | undefined): TaskName {
-  if (value === undefined) throw new UsageError('--task is required (sim/panda-lift or probe)');
+  if (value === undefined) {
+    throw new UsageError('--task is required (sim/panda-lift, probe or ros2)');
+  }
   if (!isTaskName(value)) throw new UnknownTaskError(value);
   return value;
 }
@@ -16,7 +19,8 @@ export const taskOptionFlags = `Task options (each task takes its own; defaults 
   --max-steps N        steps per episode (panda-lift 100, probe 200)
   --action-dim N       probe: action dimensions (default 6)
   --target V           probe: target action, one value or comma-separated per dimension (default 0)
-  --observation O      probe: zero | random`;
+  --observation O      probe: zero | random
+  --config FILE        ros2: the robot's config file (JSON; see docs/ROS2.md)`;
 
 const numberFlags = {
   'action-scale': 'actionScale',
@@ -33,6 +37,7 @@ export const taskOptionsFrom = {
     'action-dim': { type: 'string' },
     target: { type: 'string' },
     observation: { type: 'string' },
+    config: { type: 'string' },
   },
   parse(values: Record<string, unknown>): Record<string, unknown> {
     const options: Record<string, unknown> = {};
@@ -46,6 +51,8 @@ export const taskOptionsFrom = {
     }
     if (values.reward !== undefined) options.reward = values.reward;
     if (values.observation !== undefined) options.observation = values.observation;
+    // Resolved now: the run's stored config then names the file wherever the studio runs from.
+    if (typeof values.config === 'string') options.config = resolve(values.config);
     if (typeof values.target === 'string') {
       const parts = values.target.split(',').map(Number);
       if (parts.some((p) => !Number.isFinite(p))) {

@@ -27,16 +27,26 @@ export const ProbeOptions = z
   .strict();
 export type ProbeOptions = z.infer<typeof ProbeOptions>;
 
+/** Options of the `ros2` task: a real robot over ROS 2, described by a JSON file (docs/ROS2.md). */
+export const Ros2Options = z
+  .object({
+    /** The robot's config file (read and validated when the robot is created). */
+    config: z.string().min(1, 'the ros2 task needs --config FILE (a robot config, docs/ROS2.md)'),
+  })
+  .strict();
+export type Ros2Options = z.infer<typeof Ros2Options>;
+
 export const TaskConfig = z.discriminatedUnion('task', [
   z.object({
     task: z.literal('sim/panda-lift'),
     options: PandaLiftOptions.default(PandaLiftOptions.parse({})),
   }),
   z.object({ task: z.literal('probe'), options: ProbeOptions.default(ProbeOptions.parse({})) }),
+  z.object({ task: z.literal('ros2'), options: Ros2Options }),
 ]);
 export type TaskConfig = z.infer<typeof TaskConfig>;
 export type TaskName = TaskConfig['task'];
-export const TASK_NAMES: readonly TaskName[] = ['sim/panda-lift', 'probe'];
+export const TASK_NAMES: readonly TaskName[] = ['sim/panda-lift', 'probe', 'ros2'];
 
 /** The settings of a `tandem train` run: what `--resume` continues it with. */
 export const TrainSettings = z.object({

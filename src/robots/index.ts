@@ -1,6 +1,7 @@
 import { TaskConfig, TASK_NAMES, type TaskName } from '../protocol/index.ts';
 import { Probe } from './probe/probe.ts';
 import type { Robot } from './robot.ts';
+import { createRos2Robot } from './ros2/index.ts';
 import { PandaLiftExpert } from './sim/expert.ts';
 import { PandaLift } from './sim/panda-lift.ts';
 
@@ -18,7 +19,10 @@ export function isTaskName(task: string): task is TaskName {
   return (TASK_NAMES as readonly string[]).includes(task);
 }
 
-/** Builds the robot for a task config (options validated by the task's schema). */
+/**
+ * Builds the robot for a task config (options validated by the task's schema). `ros2` loads
+ * rclnodejs only here, and throws Ros2UnavailableError (the fix in its message) without ROS 2.
+ */
 export async function createRobot(config: { task: string; options?: unknown }): Promise<Robot> {
   if (!isTaskName(config.task)) throw new UnknownTaskError(config.task);
   const parsed = TaskConfig.parse({ task: config.task, options: config.options ?? {} });
@@ -27,6 +31,8 @@ export async function createRobot(config: { task: string; options?: unknown }): 
       return PandaLift.create(parsed.options);
     case 'probe':
       return new Probe(parsed.options);
+    case 'ros2':
+      return createRos2Robot(parsed.options.config);
   }
 }
 

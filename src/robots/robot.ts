@@ -11,6 +11,11 @@ export interface StepResult {
 
 export interface StepInfo {
   success: boolean;
+  /**
+   * Why the robot held still instead of acting (e.g. a ROS 2 topic silent past its timeout): the
+   * studio raises an alarm and pauses. Absent or empty when it acted.
+   */
+  faults?: string[];
   /** Task-specific figures for telemetry and review (e.g. end-effector position). */
   [key: string]: unknown;
 }

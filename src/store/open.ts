@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import { closeSync, existsSync, mkdirSync, openSync, readSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { nativeModuleProblem } from '../util/native.ts';
 import { StoreError, messageOf, sqliteCode } from './errors.ts';
 import { LATEST_SCHEMA, TANDEM_APPLICATION_ID, schemaVersion } from './schema.ts';
 
@@ -105,6 +106,9 @@ function refuseUnknown(path: string, id: Identity): void {
 
 function openError(path: string, err: unknown): StoreError {
   if (err instanceof StoreError) return err;
+  // better-sqlite3 loads its binary on first use: a binary built for another runtime fails here.
+  const native = nativeModuleProblem(err);
+  if (native) return new StoreError(`${path} could not be opened: ${native}`, { cause: err });
   const code = sqliteCode(err) ?? '';
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) {
     return new StoreError(`${path} is not a Tandem database (${messageOf(err)})`, { cause: err });

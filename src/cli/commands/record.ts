@@ -13,7 +13,7 @@ Usage: tandem record --task TASK [options]
 Records episodes driven by an operator into the database.
 
 Options:
-  --task TASK          sim/panda-lift | probe (required)
+  --task TASK          sim/panda-lift | probe | ros2 (required)
   --episodes N         how many episodes (default 10)
   --operator NAME      scripted (the task's scripted expert; the only headless operator)
   --seed N             episode i is reset with seed N+i (default 0)

@@ -29,7 +29,7 @@ Online RLPD in the headless loop: the policy acts, every step is recorded, the l
 worker thread) trains after each environment step, and evaluation episodes run the mean action.
 
 Options:
-  --task TASK          sim/panda-lift | probe (required)
+  --task TASK          sim/panda-lift | probe | ros2 (required)
   --env-steps N        environment steps of training (probe 1500, panda-lift 20000)
   --random-steps N     random actions before the policy acts (probe 200; 0 with --demos)
   --demos SOURCE       demonstrations for the demo buffer: a database file (its demo episodes)
@@ -61,6 +61,14 @@ const TASK_DEFAULTS = {
     evalEvery: 2000,
     evalEpisodes: 10,
     checkpointEvery: 2000,
+  },
+  // A real robot: fewer steps than the sim by default (each is real time), few evaluations.
+  ros2: {
+    envSteps: 5000,
+    randomSteps: 0,
+    evalEvery: 1000,
+    evalEpisodes: 3,
+    checkpointEvery: 500,
   },
 } as const;
 
