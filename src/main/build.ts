@@ -1,8 +1,9 @@
 // Bundles the desktop shell for Electron (which runs JavaScript, not TypeScript): dist/main/main.js
 // (ES module; Electron, ws and zod stay imports from node_modules) and dist/main/preload.cjs (one
 // CommonJS file with zod inside: a sandboxed preload can load only Electron's own modules).
-// Run by `tandem start` before it launches Electron; uses Vite's build API (a dev dependency).
-import { join } from 'node:path';
+// Run by `tandem start` before it launches Electron, and as a script by `npm run dist`
+// (`node --import tsx src/main/build.ts`); uses Vite's build API (a dev dependency).
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -44,4 +45,9 @@ export async function buildShell(outDir = SHELL_DIR): Promise<{ main: string; pr
     },
   });
   return { main: join(outDir, 'main.js'), preload: join(outDir, 'preload.cjs') };
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const { main, preload } = await buildShell();
+  console.log(`built ${main} and ${preload}`);
 }

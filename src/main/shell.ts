@@ -1,6 +1,7 @@
 // The desktop shell put together: one instance, the studio process, the CSP, the IPC bridge and
 // the window. Electron's objects come in as `electron`, so the whole flow runs in the tests with
 // fakes; main.ts passes the real ones.
+import { basename, dirname, join } from 'node:path';
 import type { App, IpcMain, Session } from 'electron';
 import type { StudioBackend } from './api.ts';
 import { forwardEvents, serveCalls } from './ipc.ts';
@@ -29,6 +30,8 @@ export interface ShellOptions {
   bin: string;
   /** `tandem serve` flags. */
   serveArgs: string[];
+  /** Extra environment for the studio process (ELECTRON_RUN_AS_NODE in a packaged app). */
+  studioEnv: Record<string, string>;
   /** The bundled preload (dist/main/preload.cjs). */
   preload: string;
   /** Injected by the tests. */
@@ -37,13 +40,45 @@ export interface ShellOptions {
   log?: (message: string) => void;
 }
 
-/** The shell's settings from the environment `tandem start` sets (TANDEM_NODE, …). */
+/** Where the Electron main process runs from: main.ts passes Electron's answers. */
+export interface AppLocation {
+  /** `app.isPackaged`: started from a package built by `npm run dist`. */
+  packaged: boolean;
+  /** `process.execPath`: the packaged app's own executable. */
+  execPath: string;
+  /** `app.getAppPath()`: resources/app, or resources/app.asar if the app is archived. */
+  appRoot: string;
+}
+
+/**
+ * The app's files on the real file system: the studio process loads them with Node's ESM loader
+ * (and tsx's), which cannot read inside an asar archive, so an archived app's must be unpacked.
+ */
+export function unpackedRoot(appRoot: string): string {
+  return basename(appRoot).endsWith('.asar')
+    ? join(dirname(appRoot), `${basename(appRoot)}.unpacked`)
+    : appRoot;
+}
+
+/**
+ * The shell's settings: from the environment `tandem start` sets (TANDEM_NODE, TANDEM_BIN,
+ * TANDEM_SERVE_ARGS); else, in a packaged app, the studio runs on Electron's own binary as Node
+ * (ELECTRON_RUN_AS_NODE=1, which is why the package's native modules are built for Electron)
+ * from the app's bin/tandem.js.
+ */
 export function shellOptionsFromEnv(
   env: NodeJS.ProcessEnv,
   preload: string,
-): Pick<ShellOptions, 'node' | 'bin' | 'serveArgs' | 'preload'> {
-  const node = env.TANDEM_NODE;
-  const bin = env.TANDEM_BIN;
+  location: AppLocation,
+): Pick<ShellOptions, 'node' | 'bin' | 'serveArgs' | 'preload' | 'studioEnv'> {
+  let node = env.TANDEM_NODE;
+  let bin = env.TANDEM_BIN;
+  let studioEnv: Record<string, string> = {};
+  if ((!node || !bin) && location.packaged) {
+    node = location.execPath;
+    bin = join(unpackedRoot(location.appRoot), 'bin', 'tandem.js');
+    studioEnv = { ELECTRON_RUN_AS_NODE: '1' };
+  }
   if (!node || !bin) {
     throw new Error('start the desktop studio with `tandem start` (TANDEM_NODE, TANDEM_BIN unset)');
   }
@@ -51,7 +86,7 @@ export function shellOptionsFromEnv(
   if (!Array.isArray(args) || !args.every((a) => typeof a === 'string')) {
     throw new Error('TANDEM_SERVE_ARGS must be a JSON array of strings');
   }
-  return { node, bin, serveArgs: args, preload };
+  return { node, bin, serveArgs: args, preload, studioEnv };
 }
 
 /** What a running shell holds (for the tests; main.ts only waits). */
@@ -81,6 +116,7 @@ export async function runShell(
     node: opts.node,
     bin: opts.bin,
     args: opts.serveArgs,
+    env: opts.studioEnv,
     echo: (text) => process.stdout.write(text),
   });
   let link: StudioLink;

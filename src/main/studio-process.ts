@@ -1,7 +1,8 @@
-// The studio behind the desktop window: `tandem serve` in a child process run by the system's
-// Node, and a WebSocket link to its RPC for the preload bridge. Not in Electron's own process:
-// better-sqlite3 and TensorFlow.js's native parts are built for Node's ABI, not Electron's, and a
-// studio that stalls must not freeze the window.
+// The studio behind the desktop window: `tandem serve` in a child process, and a WebSocket link to
+// its RPC for the preload bridge. Under `tandem start` the child runs on the system's Node (the
+// native modules are built for Node's ABI); in a packaged app on Electron's own binary as Node
+// (ELECTRON_RUN_AS_NODE=1; the package's native modules are rebuilt for Electron). Never in
+// Electron's main process: a studio that stalls must not freeze the window.
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { WebSocket } from 'ws';
 import { RpcResponse, type StudioCall, StudioEvent } from '../protocol/studio.ts';
@@ -31,6 +32,8 @@ export interface StudioProcessOptions {
   bin: string;
   /** `tandem serve` flags (--port, --db, --operator, …). */
   args: readonly string[];
+  /** Extra environment for the child, over this process's (e.g. ELECTRON_RUN_AS_NODE). */
+  env?: Readonly<Record<string, string>>;
   /** How long to wait for the addresses. */
   timeoutMs?: number;
   spawn?: typeof nodeSpawn;
@@ -43,7 +46,7 @@ export function startStudioProcess(opts: StudioProcessOptions): Promise<StudioPr
   const spawn = opts.spawn ?? nodeSpawn;
   const child = spawn(opts.node, [opts.bin, 'serve', ...opts.args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: process.env,
+    env: { ...process.env, ...opts.env },
   });
   const exited = new Promise<number | null>((resolve) => {
     child.once('exit', (code) => resolve(code));

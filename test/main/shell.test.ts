@@ -10,12 +10,18 @@ import { after, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
 import { CALL_CHANNEL, EVENT_CHANNEL } from '../../src/main/api.ts';
-import { runShell, type ShellElectron, shellOptionsFromEnv } from '../../src/main/shell.ts';
+import {
+  runShell,
+  type ShellElectron,
+  shellOptionsFromEnv,
+  unpackedRoot,
+} from '../../src/main/shell.ts';
 import {
   connectStudio,
   parseAddresses,
   type StudioLink,
   type StudioProcess,
+  type StudioProcessOptions,
   startStudioProcess,
 } from '../../src/main/studio-process.ts';
 import type { StudioCall, StudioEvent } from '../../src/protocol/studio.ts';
@@ -82,6 +88,7 @@ const options = {
   node: '/usr/bin/node',
   bin: '/app/bin/tandem.js',
   serveArgs: ['--operator', 'scripted'],
+  studioEnv: {},
   preload: '/app/dist/main/preload.cjs',
   log: () => {},
 };
@@ -188,23 +195,105 @@ describe('runShell: the desktop studio put together (fake Electron)', () => {
     assert.match(logged.join('\n'), /exit code 1/);
   });
 
+  it('starts the studio with the settings’ Node, bin, flags and extra environment', async () => {
+    const { electron } = fakeElectron();
+    let started: StudioProcessOptions | undefined;
+    await runShell(electron, {
+      ...options,
+      node: '/opt/Tandem/tandem',
+      bin: '/opt/Tandem/resources/app/bin/tandem.js',
+      studioEnv: { ELECTRON_RUN_AS_NODE: '1' },
+      startStudio: async (opts) => {
+        started = opts;
+        return fakeStudio() as unknown as StudioProcess;
+      },
+      connect: async () => fakeLink() as unknown as StudioLink,
+    });
+    assert.equal(started?.node, '/opt/Tandem/tandem');
+    assert.equal(started?.bin, '/opt/Tandem/resources/app/bin/tandem.js');
+    assert.deepEqual(started?.args, ['--operator', 'scripted']);
+    assert.deepEqual(started?.env, { ELECTRON_RUN_AS_NODE: '1' });
+  });
+});
+
+describe('shellOptionsFromEnv: where the studio process comes from', () => {
+  const dev = { packaged: false, execPath: '/usr/lib/electron/electron', appRoot: '/w/tandem' };
+  const packaged = {
+    packaged: true,
+    execPath: '/opt/Tandem/tandem',
+    appRoot: '/opt/Tandem/resources/app',
+  };
+
   it('takes its settings from the environment tandem start sets', () => {
     const opts = shellOptionsFromEnv(
       { TANDEM_NODE: '/n', TANDEM_BIN: '/b', TANDEM_SERVE_ARGS: '["--port","0"]' },
       '/p.cjs',
+      dev,
     );
     assert.deepEqual(opts, {
       node: '/n',
       bin: '/b',
       serveArgs: ['--port', '0'],
       preload: '/p.cjs',
+      studioEnv: {},
     });
-    assert.throws(() => shellOptionsFromEnv({}, '/p.cjs'), /tandem start/);
     assert.throws(
       () =>
-        shellOptionsFromEnv({ TANDEM_NODE: '/n', TANDEM_BIN: '/b', TANDEM_SERVE_ARGS: '[1]' }, ''),
+        shellOptionsFromEnv(
+          { TANDEM_NODE: '/n', TANDEM_BIN: '/b', TANDEM_SERVE_ARGS: '[1]' },
+          '',
+          dev,
+        ),
       /JSON array of strings/,
     );
+  });
+
+  it('not packaged and started without tandem start: says to use tandem start', () => {
+    assert.throws(
+      () => shellOptionsFromEnv({}, '/p.cjs', dev),
+      /start the desktop studio with `tandem start` \(TANDEM_NODE, TANDEM_BIN unset\)/,
+    );
+    assert.throws(() => shellOptionsFromEnv({ TANDEM_NODE: '/n' }, '/p.cjs', dev), /tandem start/);
+  });
+
+  it('packaged: runs the app’s bin/tandem.js on Electron’s own binary as Node', () => {
+    const opts = shellOptionsFromEnv(
+      {},
+      '/opt/Tandem/resources/app/dist/main/preload.cjs',
+      packaged,
+    );
+    assert.deepEqual(opts, {
+      node: '/opt/Tandem/tandem',
+      bin: '/opt/Tandem/resources/app/bin/tandem.js',
+      serveArgs: [],
+      preload: '/opt/Tandem/resources/app/dist/main/preload.cjs',
+      studioEnv: { ELECTRON_RUN_AS_NODE: '1' },
+    });
+    // TANDEM_SERVE_ARGS still applies.
+    assert.deepEqual(
+      shellOptionsFromEnv({ TANDEM_SERVE_ARGS: '["--port","0"]' }, '', packaged).serveArgs,
+      ['--port', '0'],
+    );
+  });
+
+  it('packaged in an asar archive: bin/tandem.js is the unpacked one', () => {
+    const archived = { ...packaged, appRoot: '/opt/Tandem/resources/app.asar' };
+    const opts = shellOptionsFromEnv({}, '', archived);
+    assert.equal(opts.bin, '/opt/Tandem/resources/app.asar.unpacked/bin/tandem.js');
+    assert.equal(opts.node, '/opt/Tandem/tandem');
+    assert.deepEqual(opts.studioEnv, { ELECTRON_RUN_AS_NODE: '1' });
+    assert.equal(unpackedRoot('/opt/Tandem/resources/app'), '/opt/Tandem/resources/app');
+    assert.equal(unpackedRoot('/r/app.asar'), '/r/app.asar.unpacked');
+  });
+
+  it('TANDEM_NODE and TANDEM_BIN win, packaged or not', () => {
+    const env = { TANDEM_NODE: '/usr/bin/node', TANDEM_BIN: '/w/tandem/bin/tandem.js' };
+    for (const location of [dev, packaged]) {
+      const opts = shellOptionsFromEnv(env, '/p.cjs', location);
+      assert.equal(opts.node, '/usr/bin/node');
+      assert.equal(opts.bin, '/w/tandem/bin/tandem.js');
+      assert.deepEqual(opts.studioEnv, {});
+    }
   });
 });
 
@@ -239,6 +328,27 @@ setInterval(() => {}, 1000);`,
     assert.equal(studio.url, 'http://127.0.0.1:7420/');
     assert.equal(studio.rpcUrl, 'ws://127.0.0.1:7420/ws');
     assert.equal(await studio.stop(), 0);
+  });
+
+  it('gives the child its extra environment on top of this process’s', async () => {
+    const bin = join(dir, 'env-tandem.mjs');
+    writeFileSync(
+      bin,
+      `if (process.env.TANDEM_TEST_EXTRA !== 'yes' || !process.env.PATH) process.exit(4);
+console.log(${JSON.stringify(URL_LINE)});
+console.log(${JSON.stringify(RPC_LINE)});
+process.on('SIGINT', () => process.exit(0));
+setInterval(() => {}, 1000);`,
+    );
+    const studio = await startStudioProcess({
+      node: process.execPath,
+      bin,
+      args: [],
+      env: { TANDEM_TEST_EXTRA: 'yes' },
+      echo: () => {},
+    });
+    assert.equal(await studio.stop(), 0);
+    assert.equal(process.env.TANDEM_TEST_EXTRA, undefined);
   });
 
   it('says why when the studio exits before serving', async () => {
