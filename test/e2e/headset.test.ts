@@ -280,4 +280,41 @@ describe('the headset page in headless Chromium with iwer', { timeout: 180_000 }
     await rpc.result({ method: 'mode', command: { type: 'reset', origin: 'ui' } });
     assert.deepEqual(errors, []);
   });
+
+  it('the headset page without VR: a preview where the mouse is the right hand', async () => {
+    await page.close(); // the desk's keyboard and pad step aside
+    const preview = await browser!.context.newPage();
+    preview.on('pageerror', (err) => errors.push(`preview page error: ${err.message}`));
+    page = preview;
+    await preview.goto(`${studio!.url}xr`);
+    // Paired in the first test: the token is in this browser's storage, so it takes control.
+    await waitFor('the preview in control', async () => {
+      return (await preview.evaluate('window.__tandemXr.hud().role')) === 'control';
+    });
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'bc-warmup', origin: 'ui' },
+    });
+    await waitFor('a demo episode running', async () => (await status()).episode?.kind === 'demo');
+    await sleep(300);
+    const start = await obs();
+    const box = (await preview.locator('#xr-canvas').boundingBox())!;
+    const [x, y] = [box.x + box.width / 2, box.y + box.height / 2];
+    await preview.mouse.move(x, y);
+    await preview.mouse.down(); // grip: the clutch latches
+    await sleep(300);
+    await preview.mouse.move(x, y - 80, { steps: 8 }); // drag up: the hand 8 cm forward
+    await sleep(2000);
+    const end = await obs();
+    await preview.mouse.up();
+    const forward = end[TCP]! - start[TCP]!;
+    assert.ok(Math.abs(forward - 0.08) < 0.015, `forward ${forward} m, wanted 0.08`);
+    assert.ok(Math.abs(end[TCP + 1]! - start[TCP + 1]!) < 0.015, 'no sideways motion');
+    assert.match((await preview.textContent('#xr-hud')) ?? '', /BC-WARMUP[\s\S]*in control/);
+    await rpc.result({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'paused', origin: 'ui' },
+    });
+    assert.deepEqual(errors, []);
+  });
 });
