@@ -36,6 +36,15 @@ export async function createRobot(config: { task: string; options?: unknown }): 
   }
 }
 
+/**
+ * Why an episode of `task` cannot be replayed (re-run from its seed and actions), or undefined
+ * when it can: the simulations can; replaying a real robot's episode would drive the robot again.
+ */
+export function replayRefusal(task: string, episodeId: number): string | undefined {
+  if (task !== 'ros2') return undefined;
+  return `episode ${episodeId} was recorded on a real robot (ros2): it cannot be re-simulated, and replaying it would move the robot; its recorded steps are in the review and in \`tandem episodes show\``;
+}
+
 /** A scripted operator: the stand-in for a human in tests, demos and benchmarks. */
 export interface Expert {
   reset(): void;

@@ -22,7 +22,7 @@ import {
   type Telemetry,
   type XrAck,
 } from '../protocol/index.ts';
-import { createExpert, createRobot, type Robot } from '../robots/index.ts';
+import { createExpert, createRobot, replayRefusal, type Robot } from '../robots/index.ts';
 import { Recorder, type Store } from '../store/index.ts';
 import { Random } from '../util/random.ts';
 import type { BackendName } from '../learner/backend.ts';
@@ -796,6 +796,8 @@ export class Session {
     const run = this.store.getRun(episode.runId);
     const config = RunConfig.safeParse(run?.config);
     if (!config.success) throw new Error(`episode ${episodeId}: its run's config is unreadable`);
+    const refusal = replayRefusal(config.data.task.task, episodeId);
+    if (refusal) throw new Error(refusal);
     const robot = await createRobot(config.data.task);
     try {
       if (!robot.poses) throw new Error(`task ${robot.spec.task} cannot show its poses`);

@@ -451,6 +451,16 @@ describe('ROS 2 robot over rclnodejs' + (REAL ? ' (real ROS 2)' : ' (RclStandIn)
         .filter((e) => e.kind === 'mode.transition')
         .at(-1)!.payload as { to: string; origin: string };
       assert.deepEqual([paused.to, paused.origin], ['paused', 'safety']);
+      // Review: an episode of a real robot is never "replayed" on it.
+      const episode = store.listEpisodes({ runId: session.runId })[0]!;
+      await assert.rejects(
+        session.replay(episode.id),
+        /recorded on a real robot \(ros2\): it cannot be re-simulated/,
+      );
+      session.flush();
+      const cli = tandem(['replay', String(episode.id), '--db', store.path], tmp.dir);
+      assert.equal(cli.code, 2, cli.stderr);
+      assert.match(cli.stderr, /replaying it would move the robot/);
     } finally {
       await session.close(); // closes the robot too
       store.close();

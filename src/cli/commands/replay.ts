@@ -1,4 +1,4 @@
-import { createRobot } from '../../robots/index.ts';
+import { createRobot, replayRefusal } from '../../robots/index.ts';
 import { type Command, parse, UsageError } from '../args.ts';
 import { openStore } from '../common.ts';
 
@@ -35,6 +35,8 @@ export const replay: Command = {
       const run = store.getRun(episode.runId);
       if (!run)
         throw new UsageError(`episode ${id} belongs to run ${episode.runId}, which is missing`);
+      const refusal = replayRefusal(run.config.task.task, id);
+      if (refusal) throw new UsageError(refusal);
       const steps = store.readSteps(id);
       const robot = await createRobot(run.config.task);
       try {
