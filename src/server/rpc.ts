@@ -227,10 +227,17 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         };
         return status;
       }
-      case 'revoke':
+      case 'revoke': {
         if (!conn.local)
           throw new NotAllowedError("pairings are revoked only on the studio's machine");
-        return pairing.revokeId(call.pairingId);
+        const held = pairing.controlHolder(now) !== null;
+        const revoked = pairing.revokeId(call.pairingId);
+        // Revoking the headset in control: as if it disconnected (hold still, alarm, paused).
+        if (held && pairing.controlHolder(now) === null) {
+          session.operatorDisconnected('the revoked headset');
+        }
+        return revoked;
+      }
       default: {
         const estop = call.method === 'mode' && call.command.type === 'e-stop';
         const drives = conn.local || pairing.hasControl(conn.token, now);

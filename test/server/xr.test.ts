@@ -248,9 +248,18 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     },
   );
 
-  it('a revoked headset loses control and is a watcher again', async () => {
+  it('a revoked headset loses control and is a watcher again; revoked while driving: paused', async () => {
+    await desk.ask({
+      method: 'mode',
+      command: { type: 'set-mode', mode: 'bc-warmup', origin: 'ui' },
+    });
     const headset = await pairedHeadset();
     try {
+      await sleep(FRAME_MS);
+      await headset.ask({
+        method: 'xr',
+        packet: xrFrame({ seq: 1, position: [0, 1, 0], squeeze: true }),
+      });
       const { paired } = (await desk.ask({ method: 'pairing' })) as PairingStatus;
       for (const p of paired)
         assert.equal(await desk.ask({ method: 'revoke', pairingId: p.id }), true);
@@ -260,6 +269,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       });
       assert.equal(answer.ok, false);
       assert.equal(((await desk.ask({ method: 'pairing' })) as PairingStatus).paired.length, 0);
+      assert.equal(session.modes.mode, 'paused', 'the headset drove: revoking it pauses');
     } finally {
       await headset.close();
     }
