@@ -139,7 +139,7 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     );
     const status = session.status();
     console.log(
-      `  ${status.learner.backend}; RPC ${lan ? 'wss' : 'ws'}://${host}:${port}${RPC_PATH}`,
+      `  ${status.learner.backend}; RPC ${lan ? 'wss' : 'ws'}://${shownHost}:${port}${RPC_PATH}`,
     );
     console.log(`  control thread: ${status.loop.scheduling}`);
     await new Promise<void>((resolve) => {
