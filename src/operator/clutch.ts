@@ -129,15 +129,11 @@ export class ClutchMapper {
    */
   accept(raw: unknown, now: number, bytes?: number): AcceptResult {
     let value = raw;
-    if ((bytes ?? 0) > MAX_XR_PACKET_BYTES) {
+    if ((bytes ?? (typeof raw === 'string' ? utf8Bytes(raw) : 0)) > MAX_XR_PACKET_BYTES) {
       this.#counters.oversized++;
       return 'oversized';
     }
     if (typeof raw === 'string') {
-      if (utf8Bytes(raw) > MAX_XR_PACKET_BYTES) {
-        this.#counters.oversized++;
-        return 'oversized';
-      }
       try {
         value = JSON.parse(raw);
       } catch {

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { OperatorDevice } from '../protocol/index.ts';
 
 /**
  * One operator command as it arrives from a keyboard, gamepad or headset (over WebSocket or IPC):
@@ -10,7 +11,7 @@ export const TeleopPacket = z
     seq: z.number().int().nonnegative(),
     action: z.array(z.number()).min(1).max(64),
     /** Where it came from, for the record and the stale-input alarm. */
-    device: z.enum(['keyboard', 'gamepad', 'headset', 'ui', 'scripted']).default('ui'),
+    device: OperatorDevice.default('ui'),
   })
   .strict();
 export type TeleopPacket = z.infer<typeof TeleopPacket>;

@@ -59,13 +59,17 @@ export type SessionConfigInput = z.input<typeof SessionConfig>;
 export const EpisodeCommand = z.enum(['success', 'failure', 'discard', 'reset']);
 export type EpisodeCommand = z.infer<typeof EpisodeCommand>;
 
+/** Where an operator's packets come from (teleop packets and headset frames). */
+export const OperatorDevice = z.enum(['keyboard', 'gamepad', 'headset', 'ui', 'scripted']);
+export type OperatorDevice = z.infer<typeof OperatorDevice>;
+
 /**
  * How fresh the human operator's input was at a tick. `ageMs`: since its newest packet arrived;
  * `latencyMs`: from the packet's own timestamp (the sender's epoch clock) to this tick, when the
  * clocks are comparable (the same machine, or synchronised ones).
  */
 export const OperatorTiming = z.object({
-  device: z.enum(['keyboard', 'gamepad', 'headset', 'ui', 'scripted']),
+  device: OperatorDevice,
   ageMs: z.number(),
   latencyMs: z.number().optional(),
 });

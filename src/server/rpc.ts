@@ -11,6 +11,7 @@ import {
   type XrAck,
 } from '../protocol/index.ts';
 import type { Session } from '../studio/session.ts';
+import { isLoopback } from './addresses.ts';
 import { PairingManager } from './pairing.ts';
 
 /** The WebSocket path of the studio's RPC and event stream. */
@@ -65,16 +66,11 @@ interface Connection {
 /** Headset frames that may come back to back (jitter bunches frames up) before the rate bound bites. */
 const XR_BURST = 5;
 
-/** Refused for a connection's standing; nothing changed. */
-export class NotAllowedError extends Error {
-  override name = 'NotAllowedError';
-}
-
 /**
- * Answers one call: what both the WebSocket server and the Electron preload run. A refused mode
- * command or a bad teleop packet is an error answer; nothing changed.
+ * Answers one call on the session (the desktop window reaches it too: its preload forwards to
+ * this RPC). A refused mode command or a bad teleop packet is an error answer; nothing changed.
  */
-export async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
+async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
   switch (call.method) {
     case 'status':
       return session.status();
@@ -124,7 +120,7 @@ function existing(session: Session, episodeId: number) {
 }
 
 /** Parses one raw message into its id and call, or the reason it is malformed. */
-export function parseRequest(
+function parseRequest(
   text: string,
 ): { id: number; call: StudioCall } | { id: number | null; error: string } {
   let raw: unknown;
@@ -176,7 +172,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
     switch (call.method) {
       case 'xr': {
         if (!pairing.keepAlive(conn.token ?? '', now)) {
-          throw new NotAllowedError(
+          throw new Error(
             'headset frames are taken only from the paired headset in control: pair, then take control',
           );
         }
@@ -198,7 +194,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
       }
       case 'pair': {
         const result = pairing.pair(conn.clientId, call.code, now);
-        if (!result.ok) throw new NotAllowedError(result.reason);
+        if (!result.ok) throw new Error(result.reason);
         conn.token = result.token;
         return { token: result.token };
       }
@@ -210,7 +206,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         if (call.take) {
           const holding = pairing.hasControl(token, now);
           const claim = pairing.claimControl(token, now);
-          if (!claim.ok) throw new NotAllowedError(claim.reason);
+          if (!claim.ok) throw new Error(claim.reason);
           if (!holding) session.headsetConnected();
         } else if (pairing.releaseControl(token)) {
           session.operatorDisconnected('the headset');
@@ -218,7 +214,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         return role(conn);
       }
       case 'pairing': {
-        if (!conn.local) throw new NotAllowedError("pairing is shown only on the studio's machine");
+        if (!conn.local) throw new Error("pairing is shown only on the studio's machine");
         const status: PairingStatus = {
           code: pairing.code,
           paired: pairing.paired(),
@@ -228,8 +224,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         return status;
       }
       case 'revoke': {
-        if (!conn.local)
-          throw new NotAllowedError("pairings are revoked only on the studio's machine");
+        if (!conn.local) throw new Error("pairings are revoked only on the studio's machine");
         const held = pairing.controlHolder(now) !== null;
         const revoked = pairing.revokeId(call.pairingId);
         // Revoking the headset in control: as if it disconnected (hold still, alarm, paused).
@@ -242,7 +237,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         const estop = call.method === 'mode' && call.command.type === 'e-stop';
         const drives = conn.local || pairing.hasControl(conn.token, now);
         if (!READ_ONLY.has(call.method) && !estop && !drives) {
-          throw new NotAllowedError(
+          throw new Error(
             `${call.method} refused: this client only watches (pair a headset and take control, or use the studio's machine)`,
           );
         }
@@ -306,11 +301,6 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         wss.close(() => resolve());
       }),
   };
-}
-
-/** Whether a socket's remote address is this machine (IPv4, IPv6 or IPv4-mapped loopback). */
-export function isLoopback(address: string): boolean {
-  return address === '::1' || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(address);
 }
 
 /** Non-browser clients send no Origin; a browser's must be this server's own. */

@@ -173,6 +173,18 @@ export class SafetyLayer {
     return this.#last && Float32Array.from(this.#last);
   }
 
+  /**
+   * The gripper command a hold keeps: the last executed one, or (none yet since the reset) the one
+   * a reset leaves; undefined for a robot without a gripper.
+   */
+  get gripperCommand(): number | undefined {
+    const g = this.#ee?.gripper;
+    if (!g) return undefined;
+    return this.#last
+      ? this.#last[g.index]!
+      : roundInto(g.atReset, this.#low[g.index]!, this.#high[g.index]!);
+  }
+
   /** Counters since construction (a copy). */
   stats(): SafetyStats {
     return {
@@ -249,12 +261,7 @@ export class SafetyLayer {
     const ee = this.#ee;
     if (!ee) return this.#last ? Float32Array.from(this.#last) : this.#rest();
     const out = new Float32Array(this.#dim); // zero motion on every delta entry
-    if (ee.gripper) {
-      const g = ee.gripper.index;
-      out[g] = this.#last
-        ? this.#last[g]!
-        : roundInto(ee.gripper.atReset, this.#low[g]!, this.#high[g]!);
-    }
+    if (ee.gripper) out[ee.gripper.index] = this.gripperCommand!;
     const target = this.#target;
     if (ee.targetLead !== undefined && target) {
       const tcp = this.#tcp(obs);

@@ -148,8 +148,6 @@ export class Session {
   #turnBegan = -Infinity;
   /** The robot reported faults at its last step (one alarm per spell). */
   #robotFaulted = false;
-  /** The gripper command the robot last executed (0 before any, or with no gripper). */
-  #gripper = 0;
   #actorLoss: string;
   #closed = false;
   /** The control thread's scheduling while live (undefined: not live yet, or `realtime: off`). */
@@ -407,7 +405,7 @@ export class Session {
     const swapped = this.policy.swap();
     if (swapped) {
       if (swapped.publishedAt !== undefined) {
-        const latency = performance.timeOrigin + performance.now() - swapped.publishedAt;
+        const latency = epochNow() - swapped.publishedAt;
         this.#swaps[this.#swapCount++ % WINDOW] = latency;
       }
       this.#emit({ event: 'policy', data: { version: swapped.version } });
@@ -452,7 +450,7 @@ export class Session {
     const scripted = this.#corrective !== undefined;
     // The headset's clutch latches only while the operator drives: taking over latches afresh.
     // It starts from the gripper command the robot executes, so taking over never drops the cube.
-    if (!byOperator) this.headset?.unlatch(this.#gripper);
+    if (!byOperator) this.headset?.unlatch(this.safety.gripperCommand);
     const human = byOperator && !scripted ? this.#humanInput(obs, now) : undefined;
     if (driver === 'none') {
       this.#telemetry(undefined, proposal, undefined, undefined);
@@ -468,9 +466,6 @@ export class Session {
       mode,
     });
     if (safe.alarm) this.#alarm(safe.alarm);
-    const g =
-      this.safety.safety.kind === 'ee-delta' ? this.safety.safety.gripper?.index : undefined;
-    if (g !== undefined) this.#gripper = safe.action[g]!;
     // A stream gone stale: this tick held still (and alarmed); unless told only to hold, pause
     // too. (Before the operator's first packet the robot just holds: nothing has failed yet.)
     const stale =
@@ -558,8 +553,6 @@ export class Session {
     this.safety.reset();
     this.#corrective?.reset();
     this.headset?.reset();
-    const safety = this.safety.safety;
-    this.#gripper = safety.kind === 'ee-delta' ? (safety.gripper?.atReset ?? 0) : 0;
     const id = this.#recorder.beginEpisode({
       runId: this.runId,
       task: this.robot.spec.task,

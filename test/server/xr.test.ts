@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { networkInterfaces } from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import type { PairingStatus, XrAck } from '../../src/protocol/index.ts';
+import { lanAddresses } from '../../src/server/addresses.ts';
 import { RPC_PATH } from '../../src/server/rpc.ts';
 import type { Session } from '../../src/studio/session.ts';
 import { xrFrame } from '../operator/xr-frames.ts';
@@ -13,15 +13,18 @@ const FRAME_MS = 8;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A non-loopback address of this machine: a client from it is "remote", as a headset on the LAN. */
-const LAN = Object.values(networkInterfaces())
-  .flat()
-  .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+const LAN = lanAddresses()[0];
 
 /** The newest observation the session reported (telemetry). */
 let observed: number[] = [];
-function tcp(session: Session): number[] {
-  void session;
+function tcp(): number[] {
   return observed.slice(TCP, TCP + 3);
+}
+
+/** Sends one headset frame at a headset's pace (frames faster than the rate bound are dropped). */
+async function sendFrame(headset: RpcTestClient, packet: unknown): Promise<XrAck> {
+  await sleep(FRAME_MS);
+  return (await headset.ask({ method: 'xr', packet })) as XrAck;
 }
 
 function dist(a: readonly number[], b: readonly number[]): number {
@@ -61,7 +64,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       learnerStepsPerTick: 0,
       ...(stream ? { onTick: async () => void (await stream()) } : {}),
     });
-    return tcp(session);
+    return tcp();
   }
 
   async function pairedHeadset(): Promise<RpcTestClient> {
@@ -112,10 +115,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
   it('malformed, oversized and out-of-order frames are ignored and counted; good ones drive', async () => {
     const headset = await pairedHeadset();
     try {
-      const xr = async (packet: unknown) => {
-        await sleep(FRAME_MS); // a headset's pace: faster frames are dropped as too fast
-        return (await headset.ask({ method: 'xr', packet })) as XrAck;
-      };
+      const xr = (packet: unknown) => sendFrame(headset, packet);
       // Clutch engaged at the rest position: the target is where the tool point is.
       let seq = 0;
       let position: [number, number, number] = [0, 1, 0];
@@ -191,10 +191,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     });
     const headset = await pairedHeadset();
     try {
-      const xr = async (packet: unknown) => {
-        await sleep(FRAME_MS);
-        return headset.ask({ method: 'xr', packet });
-      };
+      const xr = (packet: unknown) => sendFrame(headset, packet);
       await xr(xrFrame({ seq: 1, position: [0, 1, 0], squeeze: true, a: true }));
       assert.equal(session.modes.mode, 'intervention', 'A held takes over (hold style)');
       await ticks(1);
@@ -205,7 +202,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     }
     await new Promise((r) => setTimeout(r, 50)); // the server sees the close
     assert.equal(session.modes.mode, 'paused');
-    const heldAt = tcp(session);
+    const heldAt = tcp();
     assert.ok(dist(await ticks(5), heldAt) < 1e-3, 'held still after the disconnect');
     session.flush();
     const alarms = studio.store.listEvents(session.runId).filter((e) => e.kind === 'safety.alarm');
@@ -255,11 +252,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     });
     const headset = await pairedHeadset();
     try {
-      await sleep(FRAME_MS);
-      await headset.ask({
-        method: 'xr',
-        packet: xrFrame({ seq: 1, position: [0, 1, 0], squeeze: true }),
-      });
+      await sendFrame(headset, xrFrame({ seq: 1, position: [0, 1, 0], squeeze: true }));
       const { paired } = (await desk.ask({ method: 'pairing' })) as PairingStatus;
       for (const p of paired)
         assert.equal(await desk.ask({ method: 'revoke', pairingId: p.id }), true);

@@ -1,10 +1,10 @@
 import type { AddressInfo } from 'node:net';
-import { networkInterfaces } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureCertificate } from '../../server/certificate.ts';
 import { rendererBuilt, startStudioServer } from '../../server/http.ts';
 import { PairingManager } from '../../server/pairing.ts';
-import { attachRpc, isLoopback, RPC_PATH } from '../../server/rpc.ts';
+import { isLoopback, lanAddresses } from '../../server/addresses.ts';
+import { attachRpc, RPC_PATH } from '../../server/rpc.ts';
 import { type SessionConfigInput, TaskConfig } from '../../protocol/index.ts';
 import { Session } from '../../studio/session.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
@@ -102,8 +102,9 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     const folder = dirname(store.path);
     // WebXR needs a secure origin: localhost is one, any other address needs HTTPS.
     const lan = !isLoopback(host) && host !== 'localhost';
+    const addresses = lan ? lanAddresses() : [];
     const certificate = lan
-      ? await ensureCertificate(join(folder, 'tls'), { hosts: lanAddresses() })
+      ? await ensureCertificate(join(folder, 'tls'), { hosts: addresses })
       : undefined;
     const server = await startStudioServer({
       store,
@@ -114,8 +115,7 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     });
     const { port } = server.address() as AddressInfo;
     const scheme = lan ? 'https' : 'http';
-    const shownHost =
-      lan && (host === '0.0.0.0' || host === '::') ? (lanAddresses()[0] ?? host) : host;
+    const shownHost = lan && (host === '0.0.0.0' || host === '::') ? (addresses[0] ?? host) : host;
     const headsetUrl = `${scheme}://${shownHost}:${port}/xr`;
     const pairing = new PairingManager({
       file: join(folder, 'tandem-pairing.json'),
@@ -164,11 +164,3 @@ export const serve: Command = {
     if (args) await serveStudio(args.values as ServeValues);
   },
 };
-
-/** This machine's non-internal IPv4 addresses: what a headset on the LAN connects to. */
-function lanAddresses(): string[] {
-  return Object.values(networkInterfaces())
-    .flat()
-    .filter((a) => a !== undefined && a.family === 'IPv4' && !a.internal)
-    .map((a) => a!.address);
-}
