@@ -151,6 +151,12 @@ export interface Checkpoint {
   payload: Buffer;
 }
 
+/** A payload read and checked by `parseCheckpoint`: its meta and the tensors' values. */
+export interface ParsedCheckpoint {
+  meta: CheckpointMeta;
+  data: Float32Array;
+}
+
 export interface RestoreReport {
   meta: CheckpointMeta;
   /**
@@ -349,7 +355,7 @@ function encodePayload(meta: CheckpointMeta, data: Buffer): Buffer {
  * Reads and checks a payload: magic, format version, lengths, the meta's schema and index, and
  * the data checksum. Returns the meta and the tensors' values.
  */
-export function parseCheckpoint(payload: Uint8Array): { meta: CheckpointMeta; data: Float32Array } {
+export function parseCheckpoint(payload: Uint8Array): ParsedCheckpoint {
   const bytes = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   if (bytes.length < PREFIX_BYTES) {
     throw new CheckpointError(
@@ -523,10 +529,7 @@ function sameJson(a: unknown, b: unknown): boolean {
   return isDeepStrictEqual(JSON.parse(JSON.stringify(a) ?? 'null'), JSON.parse(JSON.stringify(b)));
 }
 
-async function restoreParsed(
-  sac: Sac,
-  { meta, data }: { meta: CheckpointMeta; data: Float32Array },
-): Promise<RestoreReport> {
+async function restoreParsed(sac: Sac, { meta, data }: ParsedCheckpoint): Promise<RestoreReport> {
   const config = configOf(meta);
   const problem = misfit(sac, meta, config);
   if (problem) throw new CheckpointError(problem);
@@ -658,7 +661,7 @@ export async function loadLearner(
  * A learner built with a parsed checkpoint's dims and config and restored from it (replay
  * buffers empty: refill them, then call `checkBuffers`).
  */
-export async function learnerFrom(parsed: ReturnType<typeof parseCheckpoint>): Promise<Sac> {
+export async function learnerFrom(parsed: ParsedCheckpoint): Promise<Sac> {
   const sac = new Sac(parsed.meta.obsDim, parsed.meta.actionDim, configOf(parsed.meta));
   try {
     await restoreParsed(sac, parsed);

@@ -14,7 +14,7 @@ export const LearnerConfig = z
     hidden: z.array(z.number().int().positive()).min(1).default([256, 256]), // all anchors
     ensembleSize: z.number().int().min(1).max(20).default(2), // HIL-SERL 2, RLPD 10
     // LayerNorm in the critics' hidden layers (RLPD: it keeps Q from diverging); off only to show
-    // what it prevents (the health tests). Off, an update runs on this thread alone.
+    // what it prevents (the health tests).
     criticLayerNorm: z.boolean().default(true),
     minSubset: z.number().int().min(1).default(2), // target min over this many random critics (RLPD 2)
     utd: z.number().int().min(1).default(1), // critic updates per learner step (RLPD runs 20)

@@ -16,7 +16,7 @@ import { read } from './heap.ts';
 import { Actor, Critic, weightGradient } from './networks.ts';
 
 // The helper thread of critic-helper.ts: answers requests in order, one at a time.
-const { backend, obsDim, actionDim, hidden, logStd, port, signal, claims } =
+const { backend, obsDim, actionDim, hidden, criticLayerNorm, logStd, port, signal, claims } =
   workerData as HelperInit;
 const counter = new Int32Array(signal);
 const claim = new Int32Array(claims);
@@ -35,7 +35,7 @@ function net(slot: string, weights: Float32Array[] | undefined): Critic | Actor 
     c =
       slot === 'actor'
         ? new Actor(obsDim, actionDim, hidden, new Random(1), logStd)
-        : new Critic(obsDim + actionDim, hidden, new Random(1));
+        : new Critic(obsDim + actionDim, hidden, new Random(1), criticLayerNorm);
     nets.set(slot, c);
   }
   if (weights) {

@@ -78,6 +78,8 @@ export interface HelperInit {
   obsDim: number;
   actionDim: number;
   hidden: number[];
+  /** The critics' LayerNorm (LearnerConfig.criticLayerNorm). */
+  criticLayerNorm: boolean;
   logStd: [number, number];
   port: MessagePort;
   signal: SharedArrayBuffer;

@@ -91,7 +91,7 @@ export class HealthMonitor {
     this.#bound = new QBound(context, o);
     this.#detectors = [
       new CriticBlowup(o),
-      new QDivergence(context, o, this.#bound),
+      new QDivergence(o, this.#bound),
       new BcSwamped(o, this.#bound),
       new TemperatureRunaway(context, o),
       new EntropyCollapse(context, o),

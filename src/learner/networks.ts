@@ -309,6 +309,21 @@ function softplus(x: number): number {
   return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
 }
 
+/**
+ * One action dimension's log π: log N(u; μ, σ) − log(1 − tanh²(u)) with z = (u − μ)/σ, the
+ * latter as 2(log 2 − u − softplus(−2u)) for numerical safety.
+ */
+function logDensity(z: number, logStd: number, u: number): number {
+  return -0.5 * z * z - logStd - HALF_LOG_2PI - 2 * (LOG_2 - u - softplus(-2 * u));
+}
+
+/** `logDensity` in tf ops, summed over the action dimensions: [B]. */
+function logDensityOf(z: tf.Tensor, logStd: tf.Tensor, u: tf.Tensor): tf.Tensor1D {
+  const gaussian = tf.sub(tf.sub(tf.mul(tf.square(z), -0.5), logStd), HALF_LOG_2PI);
+  const squash = tf.mul(tf.sub(tf.sub(LOG_2, u), tf.softplus(tf.mul(u, -2))), 2);
+  return tf.sum(tf.sub(gaussian, squash), 1) as tf.Tensor1D;
+}
+
 /** A tanh-squashed Gaussian policy: obs → hidden (Dense → ReLU) → mean and log-std per dimension. */
 export class Actor {
   readonly actionDim: number;
@@ -383,11 +398,9 @@ export class Actor {
   sample(obs: tf.Tensor2D, noise: tf.Tensor2D): PolicyOutput {
     const { mean, logStd } = this.#trunk(obs);
     const u = tf.add(mean, tf.mul(tf.exp(logStd), noise));
-    const gaussian = tf.sub(tf.sub(tf.mul(tf.square(noise), -0.5), logStd), HALF_LOG_2PI);
-    const squash = tf.mul(tf.sub(tf.sub(Math.log(2), u), tf.softplus(tf.mul(u, -2))), 2);
     return {
       action: tf.tanh(u) as tf.Tensor2D,
-      logProb: tf.sum(tf.sub(gaussian, squash), 1) as tf.Tensor1D,
+      logProb: logDensityOf(noise, logStd, u),
       meanAction: tf.tanh(mean) as tf.Tensor2D,
     };
   }
@@ -400,10 +413,7 @@ export class Actor {
   logProbOf(obs: tf.Tensor2D, action: tf.Tensor2D): tf.Tensor1D {
     const { mean, logStd } = this.#trunk(obs);
     const u = tf.atanh(tf.clipByValue(action, -ACTION_LIMIT, ACTION_LIMIT));
-    const z = tf.div(tf.sub(u, mean), tf.exp(logStd));
-    const gaussian = tf.sub(tf.sub(tf.mul(tf.square(z), -0.5), logStd), HALF_LOG_2PI);
-    const squash = tf.mul(tf.sub(tf.sub(Math.log(2), u), tf.softplus(tf.mul(u, -2))), 2);
-    return tf.sum(tf.sub(gaussian, squash), 1) as tf.Tensor1D;
+    return logDensityOf(tf.div(tf.sub(u, mean), tf.exp(logStd)), logStd, u);
   }
 
   /**
@@ -555,9 +565,7 @@ export function samplePolicy(
       s.meanAction[k] = Math.tanh(mean);
       s.stdNoise[k] = stdNoise;
       s.rawTanh[k] = t;
-      const gaussian = -0.5 * eps * eps - logStd - HALF_LOG_2PI;
-      const squash = 2 * (LOG_2 - u - softplus(-2 * u));
-      logProb += gaussian - squash;
+      logProb += logDensity(eps, logStd, u);
     }
     s.logProb[r] = logProb;
   }
@@ -645,7 +653,7 @@ export function actionLogProb(
       s.z[k] = z;
       s.invStd[k] = invStd;
       s.rawTanh[k] = t;
-      logProb += -0.5 * z * z - logStd - HALF_LOG_2PI - 2 * (LOG_2 - u - softplus(-2 * u));
+      logProb += logDensity(z, logStd, u);
     }
     s.logProb[r] = logProb;
   }

@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../util/random.ts';
 import { allocBatch, type Batch, ReplayBuffer, sampleMixed } from './buffer.ts';
-import { type LearnerConfig, targetEntropyOf } from './config.ts';
+import { type ActorLoss, type LearnerConfig, targetEntropyOf } from './config.ts';
 import { Adam, type Grad, polyak, sumOfSquares } from './adam.ts';
 import {
   CriticHelper,
@@ -24,8 +24,10 @@ import {
   type WeightGradientOffload,
 } from './networks.ts';
 
-/** What one learner step reports (when asked to); names are the metric names stored in SQLite. */
-/** What one learner step reports; the health monitor reads it with the loop's figures added. */
+/**
+ * What one learner step reports (when asked to); names are the metric names stored in SQLite.
+ * The health monitor reads it with the loop's figures added.
+ */
 export interface UpdateMetrics {
   step: number;
   critic_loss: number;
@@ -146,6 +148,8 @@ export class Sac {
   readonly #batch: Batch;
   readonly #criticVars: tf.Variable[];
   readonly #targetVars: tf.Variable[];
+  /** 0 … ensembleSize − 1: every critic, for `#spread`. */
+  readonly #everyCritic: number[];
   readonly #helpers: CriticHelper[] = [];
   /** Whether this thread takes back helper work not started yet (off only in tests). */
   readonly #steal: boolean;
@@ -183,6 +187,7 @@ export class Sac {
     );
     this.#criticVars = this.critics.flatMap((c) => c.variables);
     this.#targetVars = this.targets.flatMap((c) => c.variables);
+    this.#everyCritic = this.critics.map((_, e) => e);
     this.logAlpha = tf.tidy(() => tf.variable(tf.scalar(Math.log(config.initTemperature)), true));
     this.criticOptimizer = new Adam(this.#criticVars, config.lr);
     this.actorOptimizer = new Adam(this.actor.variables, config.lr);
@@ -195,10 +200,8 @@ export class Sac {
       dim = h;
       return macs;
     }, 0);
-    // (helper threads build LayerNorm critics only)
-    const wanted = !config.criticLayerNorm
-      ? 0
-      : options.helpers === 'always'
+    const wanted =
+      options.helpers === 'always'
         ? config.threads - 1
         : tf.getBackend() === 'wasm' && work * config.batchSize >= HELPER_MIN_WORK
           ? Math.min(config.threads, availableParallelism()) - 1
@@ -210,6 +213,7 @@ export class Sac {
           obsDim,
           actionDim,
           hidden: [...config.hidden],
+          criticLayerNorm: config.criticLayerNorm,
           logStd: [config.logStdMin, config.logStdMax],
         }),
       );
@@ -279,7 +283,7 @@ export class Sac {
    * Switches the actor loss from the next update on (the studio's BC-warmup → RL hand-over).
    * Switching to sac+bc starts β's decay again from bcWeight.
    */
-  setActorLoss(loss: LearnerConfig['actorLoss']): void {
+  setActorLoss(loss: ActorLoss): void {
     if (loss === 'sac+bc' && this.config.actorLoss !== 'sac+bc') this.bcFrom = this.actorUpdates;
     this.config = { ...this.config, actorLoss: loss };
   }
@@ -439,7 +443,7 @@ export class Sac {
     const sa = joinRows(b.obs, b.action, n);
     const E = this.critics.length;
     const results = this.#spread(
-      this.critics.map((_, e) => e),
+      this.#everyCritic,
       this.critics,
       'critic',
       'critic',
@@ -551,7 +555,7 @@ export class Sac {
       const sa = joinRows(b.obs, pi.action, n);
       const E = this.critics.length;
       const results = this.#spread(
-        this.critics.map((_, e) => e),
+        this.#everyCritic,
         this.critics,
         'critic',
         'input',
@@ -622,7 +626,7 @@ export class Sac {
     joinRowsInto(input.subarray(n * (O + A)), b.obs, pi.action, n);
     const tensor = tf.tensor2d(input, [2 * n, O + A]);
     const qs = this.#spread(
-      this.critics.map((_, e) => e),
+      this.#everyCritic,
       this.critics,
       'critic',
       'target', // a forward pass only, as for a target critic

@@ -419,13 +419,14 @@ for (const [name, options] of Object.entries(CASES)) {
   });
 }
 
-for (const [threads, ensembleSize, steal, actorLoss] of [
-  [2, 6, false, 'sac+bc'],
-  [3, 5, false, 'sac+bc'],
-  [2, 6, true, 'sac+bc'],
-  [3, 4, false, 'awr'],
+for (const [threads, ensembleSize, steal, actorLoss, criticLayerNorm] of [
+  [2, 6, false, 'sac+bc', true],
+  [3, 5, false, 'sac+bc', true],
+  [2, 6, true, 'sac+bc', true],
+  [3, 4, false, 'awr', true],
+  [2, 4, false, 'sac+bc', false],
 ] as const) {
-  const what = `${threads - 1} helper thread(s), ${ensembleSize} critics, ${actorLoss}${steal ? ', work stealing' : ''}`;
+  const what = `${threads - 1} helper thread(s), ${ensembleSize} critics, ${actorLoss}${criticLayerNorm ? '' : ' without LayerNorm'}${steal ? ', work stealing' : ''}`;
   test(`helper threads change nothing, bit for bit: ${what}`, async () => {
     const config = LearnerConfig.parse({
       hidden: [32, 32],
@@ -433,6 +434,7 @@ for (const [threads, ensembleSize, steal, actorLoss] of [
       ensembleSize,
       minSubset: 3,
       actorLoss,
+      criticLayerNorm,
       utd: 2,
       seed: 5,
       threads,

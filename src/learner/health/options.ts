@@ -1,4 +1,4 @@
-import type { UpdateMetrics } from '../sac.ts';
+import type { AdvantageMetrics, UpdateMetrics } from '../sac.ts';
 
 type BcTerms = 'bc_loss' | 'bc_weight' | 'q_term_scale';
 
@@ -8,15 +8,14 @@ type BcTerms = 'bc_loss' | 'bc_weight' | 'q_term_scale';
  * when the loss in use has no such term.
  */
 export type LearnerMetrics = Omit<UpdateMetrics, BcTerms> &
-  Partial<Pick<UpdateMetrics, BcTerms>> & {
+  Partial<Pick<UpdateMetrics, BcTerms>> &
+  /** Only for advantage-weighted actor losses. */
+  Partial<AdvantageMetrics> & {
     /** Environment steps so far. */
     envSteps: number;
     updates_per_s: number;
     /** Mean reward the task paid for uniformly random actions (a probe run at the start), if known. */
     random_reward_mean?: number;
-    /** Only for advantage-weighted actor losses. */
-    adv_weight_mean?: number;
-    adv_weight_max?: number;
   };
 
 /** What the monitor knows about the run besides its metrics. */

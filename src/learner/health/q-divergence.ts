@@ -1,4 +1,4 @@
-import type { HealthContext, HealthOptions, LearnerMetrics } from './options.ts';
+import type { HealthOptions, LearnerMetrics } from './options.ts';
 import {
   type Detector,
   Ema,
@@ -17,7 +17,6 @@ export class QDivergence implements Detector {
   readonly pathology = 'q_divergence';
   readonly #o: HealthOptions;
   readonly #bound: QBound;
-  readonly #horizon: number;
   readonly #q: Ema;
   readonly #recent: Window;
   #outside = 0;
@@ -33,10 +32,9 @@ export class QDivergence implements Detector {
   /** Q's climb per record when the steady-rise check raised. */
   #riseRate: number | undefined;
 
-  constructor(context: HealthContext, o: HealthOptions, bound: QBound) {
+  constructor(o: HealthOptions, bound: QBound) {
     this.#o = o;
     this.#bound = bound;
-    this.#horizon = 1 / (1 - context.gamma);
     this.#q = new Ema(o.emaWeight);
     this.#recent = new Window(o.clearAfterRecords + 1);
     this.#rise = new Window(o.qRiseWindow);
@@ -110,7 +108,7 @@ export class QDivergence implements Detector {
     if (q.r2 < this.#o.qRiseSteadiness) return undefined;
     if (rise < this.#o.qRiseFactor * Math.max(Math.abs(start), floor)) return undefined;
     // Q still climbing toward the value its rewards support (r̄/(1−γ), e.g. from its init) is learning
-    const supported = Math.max(this.#reward.max(), this.#softReward.max()) * this.#horizon;
+    const supported = Math.max(this.#reward.max(), this.#softReward.max()) * this.#bound.horizon;
     if (start + rise <= supported) return undefined;
     const r = fitLine(this.#reward.values);
     const soft = fitLine(this.#softReward.values);

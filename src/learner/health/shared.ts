@@ -27,7 +27,8 @@ export interface Detector {
 export class QBound {
   readonly #context: HealthContext;
   readonly #o: HealthOptions;
-  readonly #horizon: number;
+  /** 1/(1−γ): the discounted sum of a reward paid every step, per unit of it. */
+  readonly horizon: number;
   #rHigh = Number.NEGATIVE_INFINITY;
   #rLow = Number.POSITIVE_INFINITY;
   readonly #bonus: Window;
@@ -35,7 +36,7 @@ export class QBound {
   constructor(context: HealthContext, o: HealthOptions) {
     this.#context = context;
     this.#o = o;
-    this.#horizon = context.gamma < 1 ? 1 / (1 - context.gamma) : Number.POSITIVE_INFINITY;
+    this.horizon = context.gamma < 1 ? 1 / (1 - context.gamma) : Number.POSITIVE_INFINITY;
     this.#bonus = new Window(o.qRiseWindow);
   }
 
@@ -59,14 +60,14 @@ export class QBound {
   get upper(): number {
     const rMax = this.rMax;
     if (!Number.isFinite(rMax)) return Number.POSITIVE_INFINITY;
-    return (rMax + this.bonusHigh) * this.#horizon;
+    return (rMax + this.bonusHigh) * this.horizon;
   }
 
   /** Lowest Q a bounded critic reaches; −Infinity while nothing is known. */
   get lower(): number {
     if (!Number.isFinite(this.#rLow)) return Number.NEGATIVE_INFINITY;
     const bonusLow = this.#bonus.length > 0 ? Math.min(0, this.#bonus.min()) : 0;
-    return (this.#rLow + bonusLow) * this.#horizon;
+    return (this.#rLow + bonusLow) * this.horizon;
   }
 
   /** Largest |Q| a bounded critic reaches: the unit of Q margins and spreads. */
@@ -198,8 +199,43 @@ export function median(xs: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-export function entropyGap(context: HealthContext, o: HealthOptions): number {
-  return Math.max(o.entropyGapMin, o.entropyGapPerDim * context.actionDim);
+/**
+ * Entropy smoothed over the records against the target: how many records in a row it has stayed
+ * far below it (by more than the gap), and whether it is back near it.
+ */
+export class EntropyShortfall {
+  /** Shortfall in nats that is far: entropyGapPerDim per action dimension, at least entropyGapMin. */
+  readonly gap: number;
+  readonly #entropy: Ema;
+  target = Number.NaN;
+  /** Consecutive records far below the target. */
+  lowRun = 0;
+
+  constructor(context: HealthContext, o: HealthOptions) {
+    this.gap = Math.max(o.entropyGapMin, o.entropyGapPerDim * context.actionDim);
+    this.#entropy = new Ema(o.emaWeight);
+  }
+
+  /** The smoothed entropy (NaN before the first finite one). */
+  get entropy(): number {
+    return this.#entropy.value;
+  }
+
+  /** Reads one record: the smoothed entropy, or undefined when its entropy or target is not finite. */
+  push(m: LearnerMetrics): number | undefined {
+    if (!Number.isFinite(m.entropy) || !Number.isFinite(m.target_entropy)) return undefined;
+    const entropy = this.#entropy.push(m.entropy);
+    this.target = m.target_entropy;
+    this.lowRun = entropy < this.target - this.gap ? this.lowRun + 1 : 0;
+    return entropy;
+  }
+
+  /** The evidence of a recovery, when the entropy is back within half the gap of the target. */
+  recovered(): string | undefined {
+    const entropy = this.entropy;
+    if (!(entropy >= this.target - this.gap / 2)) return undefined;
+    return `entropy ${fig(entropy)} back within ${fig(this.gap / 2)} nats of the target ${fig(this.target)}`;
+  }
 }
 
 /** Findings of one record's sub-checks as one: evidence joined, metrics combined. */
