@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { StudioClient, StudioStatus } from './api/client.ts';
-import { useStudioStatus } from './api/ws-client.ts';
+import { useStudioStatus } from './api/studio-context.tsx';
 import { useCommands } from './live/commands.ts';
 import { Dashboard } from './live/Dashboard.tsx';
 import { useEstopKey } from './live/keys.ts';

@@ -1,7 +1,8 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { HttpStudioClient } from './api/client.ts';
-import { StudioProvider, WsStudioClient } from './api/ws-client.ts';
+import { StudioProvider } from './api/studio-context.tsx';
+import { WsStudioClient } from './api/ws-client.ts';
 import { App } from './App.tsx';
 import './styles.css';
 

@@ -9,7 +9,7 @@ import {
   useState,
 } from 'react';
 import type { SessionStatus, Telemetry } from '../../src/protocol/studio.ts';
-import type { ConnectionState, WsStudioClient } from './ws-client.ts';
+import { type ConnectionState, errorMessage, type WsStudioClient } from './ws-client.ts';
 
 /** What every screen shares: the one client, its connection, the studio's latest status. */
 export interface StudioState {
@@ -27,10 +27,6 @@ const StudioContext = createContext<StudioState | null>(null);
 // Telemetry arrives at the control rate: a context of its own, so status readers are not
 // re-rendered with it.
 const TelemetryContext = createContext<Telemetry | undefined>(undefined);
-
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * Provides the client to the app, polls `status` every `pollMs` while connected, and keeps the
@@ -109,27 +105,16 @@ export function StudioProvider({
   );
 }
 
-function useStudioState(): StudioState {
-  const state = useContext(StudioContext);
-  if (!state) throw new Error('useStudio() needs a <StudioProvider> above it');
-  return state;
-}
-
-/** The client, connection, latest status and latest telemetry (re-renders at the control rate). */
-export function useStudio(): StudioState & { telemetry: Telemetry | undefined } {
-  const state = useStudioState();
-  const telemetry = useContext(TelemetryContext);
-  return { ...state, telemetry };
-}
-
-/** The client, connection and status only: no re-render per telemetry event. */
+/** The client, connection and status only: no re-render per telemetry event (see useTelemetry). */
 export function useStudioStatus(): StudioState {
-  return useStudioState();
+  const state = useContext(StudioContext);
+  if (!state) throw new Error('useStudioStatus() needs a <StudioProvider> above it');
+  return state;
 }
 
 /** The one client (for calls and `on` listeners). */
 export function useStudioClient(): WsStudioClient {
-  return useStudioState().client;
+  return useStudioStatus().client;
 }
 
 /** The latest telemetry event (undefined until the control loop runs). */

@@ -39,6 +39,11 @@ export type WebSocketConstructor = new (url: string) => WebSocketLike;
  */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
+/** A thrown value's message (a rejected call's reason, as shown to the user). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export interface WsStudioClientOptions {
   /** The RPC's address; default: `/ws` on the page's own host (ws: or wss: as the page). */
   url?: string;
@@ -322,9 +327,7 @@ export class WsStudioClient {
       this.#socket!.send(text);
     } catch (err) {
       this.#pending.delete(id);
-      clearTimeout(pending.timer);
-      const reason = err instanceof Error ? err.message : String(err);
-      pending.reject(new Error(`${pending.method}: ${reason}`));
+      fail(pending, errorMessage(err));
     }
   }
 
@@ -355,11 +358,8 @@ export class WsStudioClient {
       if (this.#socket !== socket) return;
       detach(socket);
       this.#socket = undefined;
-      for (const [, pending] of this.#pending) {
-        clearTimeout(pending.timer);
-        pending.reject(
-          new Error(`${pending.method}: the connection to the studio was lost before it answered`),
-        );
+      for (const pending of this.#pending.values()) {
+        fail(pending, 'the connection to the studio was lost before it answered');
       }
       this.#pending.clear();
       this.#scheduleReconnect();
@@ -426,13 +426,16 @@ export class WsStudioClient {
 
   #failAll(reason: string): void {
     const queued = [...this.#queued.values()].map((q) => q.pending);
-    for (const pending of [...this.#pending.values(), ...queued]) {
-      clearTimeout(pending.timer);
-      pending.reject(new Error(`${pending.method}: ${reason}`));
-    }
+    for (const pending of [...this.#pending.values(), ...queued]) fail(pending, reason);
     this.#pending.clear();
     this.#queued.clear();
   }
+}
+
+/** Rejects a call that will get no answer: `method: reason`. */
+function fail(pending: Pending, reason: string): void {
+  clearTimeout(pending.timer);
+  pending.reject(new Error(`${pending.method}: ${reason}`));
 }
 
 function detach(socket: WebSocketLike): void {
@@ -442,12 +445,3 @@ function detach(socket: WebSocketLike): void {
   // Keep an error handler: `ws` throws on an error event nobody listens to.
   socket.onerror = () => undefined;
 }
-
-export {
-  StudioProvider,
-  type StudioState,
-  useStudio,
-  useStudioClient,
-  useStudioStatus,
-  useTelemetry,
-} from './studio-context.tsx';

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { SessionStatus } from '../../src/protocol/studio.ts';
-import { useStudioStatus } from '../api/ws-client.ts';
+import { useStudioStatus } from '../api/studio-context.tsx';
 import { Badges } from './Badges.tsx';
 import { count } from './format.ts';
 import { HealthAlerts } from './HealthAlerts.tsx';

@@ -1,25 +1,31 @@
-import type { Telemetry } from '../../src/protocol/studio.ts';
-import { useTelemetry } from '../api/ws-client.ts';
+import { useTelemetry } from '../api/studio-context.tsx';
 import { SceneView } from '../scene/SceneView.tsx';
 import { ModeBar } from './ModeBar.tsx';
 import { OperatorPanel } from './OperatorPanel.tsx';
 
-/** The live screen: the mode bar over the 3D view of the robot, and the latest tick in words. */
+/**
+ * The live screen: the mode bar over the 3D view of the robot, and the latest tick in words. Only
+ * the parts that show the telemetry read it: the rest is not re-rendered at the control rate.
+ */
 export function LiveScreen() {
-  const telemetry = useTelemetry();
   return (
     <div className="live">
       <ModeBar />
       <div className="live__view">
-        <SceneView telemetry={telemetry} />
+        <LiveScene />
       </div>
-      <TickLine telemetry={telemetry} />
-      <OperatorPanel telemetry={telemetry} />
+      <TickLine />
+      <OperatorPanel />
     </div>
   );
 }
 
-function TickLine({ telemetry: t }: { telemetry: Telemetry | undefined }) {
+function LiveScene() {
+  return <SceneView telemetry={useTelemetry()} />;
+}
+
+function TickLine() {
+  const t = useTelemetry();
   if (!t) {
     return (
       <p className="tick-line muted" data-testid="telemetry">

@@ -1,7 +1,7 @@
 import { memo, type PointerEvent, useCallback, useEffect, useRef } from 'react';
 import type { CommandOrigin, Mode } from '../../src/protocol/modes.ts';
 import type { SessionStatus } from '../../src/protocol/studio.ts';
-import { useStudioStatus } from '../api/ws-client.ts';
+import { useStudioStatus } from '../api/studio-context.tsx';
 import { useCommands } from './commands.ts';
 import { count, percent } from './format.ts';
 import { useModeKeys } from './keys.ts';
@@ -61,8 +61,16 @@ export const ModeBar = memo(function ModeBar() {
   }, [offline, stopped]);
   useEffect(() => release, [release]);
 
-  const setMode = (to: 'autonomous' | 'bc-warmup' | 'paused') =>
-    send({ type: 'set-mode', mode: to, origin: 'ui' });
+  const modeButton = (to: 'autonomous' | 'bc-warmup' | 'paused', testId: string, label: string) => (
+    <button
+      data-testid={testId}
+      className={mode === to ? 'active' : ''}
+      disabled={offline || stopped}
+      onClick={() => send({ type: 'set-mode', mode: to, origin: 'ui' })}
+    >
+      {label}
+    </button>
+  );
 
   return (
     <section className={`mode-bar mode-bar--${mode ?? 'unknown'}`} aria-label="Mode">
@@ -80,14 +88,7 @@ export const ModeBar = memo(function ModeBar() {
         </div>
       </div>
       <div className="mode-bar__buttons">
-        <button
-          data-testid="mode-autonomous"
-          className={mode === 'autonomous' ? 'active' : ''}
-          disabled={offline || stopped}
-          onClick={() => setMode('autonomous')}
-        >
-          Autonomous
-        </button>
+        {modeButton('autonomous', 'mode-autonomous', 'Autonomous')}
         <button
           data-testid="mode-intervene"
           className={`hold ${mode === 'intervention' ? 'active' : ''}`}
@@ -101,22 +102,8 @@ export const ModeBar = memo(function ModeBar() {
         >
           Intervene <kbd>Space</kbd>
         </button>
-        <button
-          data-testid="mode-bc-warmup"
-          className={mode === 'bc-warmup' ? 'active' : ''}
-          disabled={offline || stopped}
-          onClick={() => setMode('bc-warmup')}
-        >
-          BC warm-up
-        </button>
-        <button
-          data-testid="mode-pause"
-          className={mode === 'paused' ? 'active' : ''}
-          disabled={offline || stopped}
-          onClick={() => setMode('paused')}
-        >
-          Pause
-        </button>
+        {modeButton('bc-warmup', 'mode-bc-warmup', 'BC warm-up')}
+        {modeButton('paused', 'mode-pause', 'Pause')}
         {stopped && (
           <button
             data-testid="mode-reset"

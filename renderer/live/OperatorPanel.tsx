@@ -1,8 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
-import type { Telemetry } from '../../src/protocol/studio.ts';
 import type { PairingStatus } from '../../src/protocol/xr.ts';
-import { errorMessage } from '../api/studio-context.tsx';
-import { useStudioClient } from '../api/ws-client.ts';
+import { useStudioClient, useTelemetry } from '../api/studio-context.tsx';
+import { errorMessage } from '../api/ws-client.ts';
 import { ms } from './format.ts';
 import { useGamepadOperator, useKeyboardOperator } from './operators.ts';
 
@@ -13,7 +12,7 @@ const PAIRING_POLL_MS = 2000;
  * The operator's inputs: the headset pairing code and address, the paired headsets (revocable),
  * the keyboard and gamepad operators, and how fresh the operator's input was at the last tick.
  */
-export function OperatorPanel({ telemetry }: { telemetry: Telemetry | undefined }) {
+export function OperatorPanel() {
   const client = useStudioClient();
   const { gripperClosed } = useKeyboardOperator();
   const { connected: padConnected } = useGamepadOperator();
@@ -37,7 +36,6 @@ export function OperatorPanel({ telemetry }: { telemetry: Telemetry | undefined 
 
   const revoke = (id: string) =>
     client.revoke(id).then(refresh, (e: unknown) => setError(errorMessage(e)));
-  const op = telemetry?.operator;
   return (
     <section className="operator-panel" aria-label="Operator inputs">
       <div className="operator-panel__pairing" data-testid="pairing">
@@ -65,12 +63,20 @@ export function OperatorPanel({ telemetry }: { telemetry: Telemetry | undefined 
         <span data-testid="gamepad">
           gamepad: {padConnected ? 'connected (A hold = intervene, B = e-stop)' : 'none'}
         </span>
-        <span data-testid="operator-timing" className={op && op.ageMs > 150 ? 'verdict-held' : ''}>
-          {op
-            ? `input ${op.device}: ${ms(op.ageMs)} old${op.latencyMs !== undefined ? `, ${ms(op.latencyMs)} stamp → robot` : ''}`
-            : 'no operator input at the last tick'}
-        </span>
+        <OperatorTiming />
       </div>
     </section>
+  );
+}
+
+/** How fresh the operator's input was at the last tick (the one part read per telemetry event). */
+function OperatorTiming() {
+  const op = useTelemetry()?.operator;
+  return (
+    <span data-testid="operator-timing" className={op && op.ageMs > 150 ? 'verdict-held' : ''}>
+      {op
+        ? `input ${op.device}: ${ms(op.ageMs)} old${op.latencyMs !== undefined ? `, ${ms(op.latencyMs)} stamp → robot` : ''}`
+        : 'no operator input at the last tick'}
+    </span>
   );
 }

@@ -1,8 +1,8 @@
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ModeCommand } from '../../src/protocol/modes.ts';
 import type { EpisodeCommand } from '../../src/protocol/studio.ts';
-import { errorMessage } from '../api/studio-context.tsx';
-import { useStudioStatus } from '../api/ws-client.ts';
+import { useStudioStatus } from '../api/studio-context.tsx';
+import { errorMessage } from '../api/ws-client.ts';
 
 /** How long a refused command's reason stays on screen (ms). */
 const NOTICE_MS = 4000;

@@ -14,9 +14,39 @@ const EPISODE_KEYS: Record<string, 'success' | 'failure' | 'reset'> = {
 };
 
 /** True while the user types: keys then belong to the field. */
-export function isTyping(target: EventTarget | null): boolean {
+function isTyping(target: EventTarget | null): boolean {
   if (typeof HTMLElement === 'undefined' || !(target instanceof HTMLElement)) return false;
   return target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName);
+}
+
+/** A key press meant for the page's shortcuts: no Ctrl, Alt or Meta, and not typed into a field. */
+export function isShortcut(e: KeyboardEvent): boolean {
+  return !(e.ctrlKey || e.altKey || e.metaKey || isTyping(e.target));
+}
+
+/**
+ * Listens to the window's keys. `release` runs on blur, when the page is hidden and on cleanup, so
+ * that a lost keyup never leaves a key held. Returns the cleanup.
+ */
+export function listenKeys(
+  down: (e: KeyboardEvent) => void,
+  up: (e: KeyboardEvent) => void,
+  release: () => void,
+): () => void {
+  const hidden = () => {
+    if (document.visibilityState === 'hidden') release();
+  };
+  window.addEventListener('keydown', down);
+  window.addEventListener('keyup', up);
+  window.addEventListener('blur', release);
+  document.addEventListener('visibilitychange', hidden);
+  return () => {
+    window.removeEventListener('keydown', down);
+    window.removeEventListener('keyup', up);
+    window.removeEventListener('blur', release);
+    document.removeEventListener('visibilitychange', hidden);
+    release();
+  };
 }
 
 function isSpace(e: KeyboardEvent): boolean {
@@ -41,7 +71,7 @@ export function useModeKeys(actions: ModeKeyActions): void {
       latest.current.intervene(false);
     };
     const down = (e: KeyboardEvent) => {
-      if (e.ctrlKey || e.altKey || e.metaKey || isTyping(e.target)) return;
+      if (!isShortcut(e)) return;
       if (isSpace(e)) {
         // Also keeps a focused button from being clicked by the Space key.
         e.preventDefault();
@@ -61,20 +91,7 @@ export function useModeKeys(actions: ModeKeyActions): void {
       e.preventDefault();
       release();
     };
-    const hidden = () => {
-      if (document.visibilityState === 'hidden') release();
-    };
-    window.addEventListener('keydown', down);
-    window.addEventListener('keyup', up);
-    window.addEventListener('blur', release);
-    document.addEventListener('visibilitychange', hidden);
-    return () => {
-      window.removeEventListener('keydown', down);
-      window.removeEventListener('keyup', up);
-      window.removeEventListener('blur', release);
-      document.removeEventListener('visibilitychange', hidden);
-      release();
-    };
+    return listenKeys(down, up, release);
   }, []);
 }
 

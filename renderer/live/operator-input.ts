@@ -1,4 +1,5 @@
 import type { SessionStatus } from '../../src/protocol/studio.ts';
+import { epochNow } from '../xr/frame.ts';
 
 /** How a keyboard or gamepad drives the robot (SessionStatus.teleop, non-null). */
 export type TeleopLayout = NonNullable<SessionStatus['teleop']>;
@@ -98,6 +99,6 @@ let lastSeq = 0;
  * a packet not numbered after the newest), so they start from the clock in microseconds.
  */
 export function nextTeleopSeq(): number {
-  lastSeq = Math.max(lastSeq + 1, Math.floor((performance.timeOrigin + performance.now()) * 1000));
+  lastSeq = Math.max(lastSeq + 1, Math.floor(epochNow() * 1000));
   return lastSeq;
 }

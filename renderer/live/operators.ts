@@ -1,8 +1,8 @@
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { ModeCommand } from '../../src/protocol/modes.ts';
 import type { EpisodeCommand } from '../../src/protocol/studio.ts';
-import { useStudioStatus } from '../api/ws-client.ts';
-import { isTyping } from './keys.ts';
+import { useStudioStatus } from '../api/studio-context.tsx';
+import { isShortcut, listenKeys } from './keys.ts';
 import {
   gamepadAction,
   GRIPPER_KEY,
@@ -13,6 +13,7 @@ import {
   PAD,
   type PadState,
   TELEOP_HZ,
+  type TeleopLayout,
 } from './operator-input.ts';
 
 /**
@@ -22,25 +23,31 @@ import {
  */
 let active: 'keyboard' | 'gamepad' | undefined;
 
-/** Whether this page's keyboard and gamepad drive now: a human operator, the operator's turn. */
-function useDriving(): ReturnType<typeof useStudioStatus> & { driving: boolean } {
-  const studio = useStudioStatus();
-  const s = studio.status;
+/**
+ * Whether this page's keyboard and gamepad drive now (a human operator, the operator's turn), and
+ * the robot's teleop layout. The layout is kept by value: every status answer is a new object, and
+ * the senders below would otherwise restart with each one (the gamepad forgetting its held buttons).
+ */
+function useDriving() {
+  const { client, status: s } = useStudioStatus();
   const driving =
     s !== undefined &&
     s.teleop !== null &&
     s.operator === 'human' &&
     (s.mode === 'intervention' || s.mode === 'bc-warmup');
-  return { ...studio, driving };
+  const layoutKey = JSON.stringify(s?.teleop ?? null);
+  const layout = useMemo(() => JSON.parse(layoutKey) as TeleopLayout | null, [layoutKey]);
+  return { client, driving, layout };
 }
 
 /**
  * The keyboard as an operator: while the operator drives, the held movement keys (arrows: forward,
  * back, left, right; PageUp/E, PageDown/Q: up, down) are sent as teleop packets TELEOP_HZ times a
- * second, G toggles the gripper. Keys are dropped on blur, so a lost keyup never keeps moving.
+ * second, G toggles the gripper. Keys are dropped on blur and when the page is hidden, so a lost
+ * keyup never keeps moving.
  */
 export function useKeyboardOperator(): { gripperClosed: boolean } {
-  const { client, status, driving } = useDriving();
+  const { client, driving, layout } = useDriving();
   const heldKeys = useRef(new Set<string>());
   const [gripperClosed, setGripperClosed] = useState(false);
   const gripperRef = useRef(gripperClosed);
@@ -50,7 +57,7 @@ export function useKeyboardOperator(): { gripperClosed: boolean } {
 
   useEffect(() => {
     const down = (e: KeyboardEvent) => {
-      if (e.ctrlKey || e.altKey || e.metaKey || isTyping(e.target)) return;
+      if (!isShortcut(e)) return;
       if (e.key.toLowerCase() === GRIPPER_KEY && !e.repeat) {
         setGripperClosed((c) => !c);
         if (drivingRef.current) active = 'keyboard';
@@ -63,18 +70,9 @@ export function useKeyboardOperator(): { gripperClosed: boolean } {
       }
     };
     const up = (e: KeyboardEvent) => heldKeys.current.delete(e.key);
-    const clear = () => heldKeys.current.clear();
-    window.addEventListener('keydown', down);
-    window.addEventListener('keyup', up);
-    window.addEventListener('blur', clear);
-    return () => {
-      window.removeEventListener('keydown', down);
-      window.removeEventListener('keyup', up);
-      window.removeEventListener('blur', clear);
-    };
+    return listenKeys(down, up, () => heldKeys.current.clear());
   }, []);
 
-  const layout = status?.teleop ?? null;
   useEffect(() => {
     if (!driving) active = undefined; // the next turn starts with no device chosen
     if (!driving || !layout) return;
@@ -101,9 +99,8 @@ function firstPad(): PadState | undefined {
  * TELEOP_HZ times a second.
  */
 export function useGamepadOperator(): { connected: boolean } {
-  const { client, status, driving } = useDriving();
+  const { client, driving, layout } = useDriving();
   const [connected, setConnected] = useState(false);
-  const layout = status?.teleop ?? null;
   const drivingRef = useRef(driving);
   drivingRef.current = driving;
 

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { Episode } from '../../src/protocol/episode.ts';
-import type { Annotation } from '../api/ws-client.ts';
+import { type Annotation, errorMessage } from '../api/ws-client.ts';
 
 type Saving =
   | { state: 'idle' }
@@ -35,8 +35,7 @@ export function AnnotationPanel({
         onUpdated(updated);
         setSaving({ state: 'saved', what });
       },
-      (err: unknown) =>
-        setSaving({ state: 'error', message: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => setSaving({ state: 'error', message: errorMessage(err) }),
     );
   };
 

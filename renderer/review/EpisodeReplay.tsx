@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Episode, Step } from '../../src/protocol/episode.ts';
 import type { SceneDescription } from '../../src/protocol/scene.ts';
-import type { Annotation } from '../api/ws-client.ts';
+import { type Annotation, errorMessage } from '../api/ws-client.ts';
 import { fetchScene } from '../scene/fetch-scene.ts';
 import { SceneView } from '../scene/SceneView.tsx';
 import { type Overlays, toolPoint, TRAIL_LENGTH } from '../scene/scene.ts';
@@ -54,10 +54,7 @@ export function EpisodeReplay({
     setPoses({ state: 'loading' });
     setIndex(0);
     setPlaying(false);
-    const fail = (err: unknown) => ({
-      state: 'error' as const,
-      message: err instanceof Error ? err.message : String(err),
-    });
+    const fail = (err: unknown) => ({ state: 'error' as const, message: errorMessage(err) });
     client.steps(id).then(
       (data) => live && setSteps({ state: 'ready', data }),
       (err: unknown) => live && setSteps(fail(err)),
@@ -84,7 +81,7 @@ export function EpisodeReplay({
 
   const list = steps.state === 'ready' ? steps.data : [];
   // Index n (= steps) is the state after the last step, when the replay has it.
-  const last = Math.max(0, list.length);
+  const last = list.length;
   const periodMs = useMemo(() => 1000 * stepPeriod(list.map((s) => s.t)), [list]);
   const spans = useMemo(() => flagSpans(list.map((s) => s.intervened)), [list]);
 
@@ -198,7 +195,6 @@ export function EpisodeReplay({
           <Timeline
             index={index}
             last={last}
-            steps={list.length}
             playing={playing}
             speed={speed}
             spans={spans}

@@ -1,7 +1,8 @@
 import { type CSSProperties, memo, useCallback, useEffect, useRef, useState } from 'react';
 import { type Episode, EpisodeKind, EpisodeOutcome } from '../../src/protocol/episode.ts';
 import type { StudioEvent } from '../../src/protocol/studio.ts';
-import { type EpisodeQuery, useStudioClient } from '../api/ws-client.ts';
+import { useStudioClient } from '../api/studio-context.tsx';
+import { errorMessage, type EpisodeQuery } from '../api/ws-client.ts';
 import { EpisodeReplay, type ReplayClient } from './EpisodeReplay.tsx';
 import { EpisodeTable } from './EpisodeTable.tsx';
 import {
@@ -53,9 +54,7 @@ const Review = memo(function Review({ client }: { client: ReviewClient }) {
         setListed({ state: 'ready' });
         setRuns((known) => mergeRuns(known, list));
       },
-      (err: unknown) =>
-        live &&
-        setListed({ state: 'error', message: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => live && setListed({ state: 'error', message: errorMessage(err) }),
     );
     return () => {
       live = false;
@@ -101,75 +100,43 @@ const Review = memo(function Review({ client }: { client: ReviewClient }) {
           marginBottom: 8,
         }}
       >
-        <label>
-          run{' '}
-          <select
-            data-testid="filter-run"
-            value={form.runId}
-            onChange={(e) => set('runId', e.target.value)}
-          >
-            <option value="">any</option>
-            {runs.map((r) => (
-              <option key={r} value={String(r)}>
-                {r}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          outcome{' '}
-          <select
-            data-testid="filter-outcome"
-            value={form.outcome}
-            onChange={(e) => set('outcome', e.target.value as FilterForm['outcome'])}
-          >
-            <option value="">any</option>
-            {EpisodeOutcome.options.map((o) => (
-              <option key={o} value={o}>
-                {o}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          kind{' '}
-          <select
-            data-testid="filter-kind"
-            value={form.kind}
-            onChange={(e) => set('kind', e.target.value as FilterForm['kind'])}
-          >
-            <option value="">any</option>
-            {EpisodeKind.options.map((k) => (
-              <option key={k} value={k}>
-                {k}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          intervened{' '}
-          <select
-            data-testid="filter-intervened"
-            value={form.intervened}
-            onChange={(e) => set('intervened', e.target.value as FilterForm['intervened'])}
-          >
-            <option value="">any</option>
-            <option value="yes">yes</option>
-            <option value="no">no</option>
-          </select>
-        </label>
-        <label>
-          sort{' '}
-          <select
-            data-testid="sort"
-            value={form.order}
-            onChange={(e) => set('order', e.target.value as FilterForm['order'])}
-          >
-            <option value="newest">newest first</option>
-            <option value="oldest">oldest first</option>
-            <option value="return">highest return</option>
-          </select>
-        </label>
+        <Choice
+          label="run"
+          testId="filter-run"
+          value={form.runId}
+          options={runs.map(String)}
+          onChange={(v) => set('runId', v)}
+        />
+        <Choice
+          label="outcome"
+          testId="filter-outcome"
+          value={form.outcome}
+          options={EpisodeOutcome.options}
+          onChange={(v) => set('outcome', v)}
+        />
+        <Choice
+          label="kind"
+          testId="filter-kind"
+          value={form.kind}
+          options={EpisodeKind.options}
+          onChange={(v) => set('kind', v)}
+        />
+        <Choice
+          label="intervened"
+          testId="filter-intervened"
+          value={form.intervened}
+          options={INTERVENED}
+          onChange={(v) => set('intervened', v)}
+        />
+        <Choice
+          label="sort"
+          testId="sort"
+          value={form.order}
+          options={ORDERS}
+          text={(o) => ORDER_TEXT[o]}
+          any={false}
+          onChange={(v) => set('order', v as FilterForm['order'])}
+        />
         <label>
           since{' '}
           <input
@@ -214,6 +181,51 @@ const Review = memo(function Review({ client }: { client: ReviewClient }) {
     </section>
   );
 });
+
+const INTERVENED = ['yes', 'no'] as const;
+const ORDER_TEXT: Record<FilterForm['order'], string> = {
+  newest: 'newest first',
+  oldest: 'oldest first',
+  return: 'highest return',
+};
+const ORDERS = Object.keys(ORDER_TEXT) as FilterForm['order'][];
+
+/** A labelled select of the filter bar: `options` (shown as `text` makes them), after "any" (''). */
+function Choice<V extends string>({
+  label,
+  testId,
+  value,
+  options,
+  text = (o) => o,
+  any = true,
+  onChange,
+}: {
+  label: string;
+  testId: string;
+  value: V | '';
+  options: readonly V[];
+  text?: (option: V) => string;
+  any?: boolean;
+  onChange: (value: V | '') => void;
+}) {
+  return (
+    <label>
+      {label}{' '}
+      <select
+        data-testid={testId}
+        value={value}
+        onChange={(e) => onChange(e.target.value as V | '')}
+      >
+        {any && <option value="">any</option>}
+        {options.map((o) => (
+          <option key={o} value={o}>
+            {text(o)}
+          </option>
+        ))}
+      </select>
+    </label>
+  );
+}
 
 /** The run ids seen so far, newest (highest) first. */
 function mergeRuns(known: readonly number[], list: readonly Episode[]): number[] {

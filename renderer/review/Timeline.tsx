@@ -5,13 +5,13 @@ import { indexX, SPEEDS, type Span } from './review-math.ts';
 const THUMB_HALF = 8;
 
 /**
- * Play / pause, speed, single steps and the scrubber (value = step index, `last` the end state),
- * with the intervention spans tinted under the track.
+ * Play / pause, speed, single steps and the scrubber (value = step index; `last`, the number of
+ * recorded steps, is the state after the last step), with the intervention spans tinted under the
+ * track. `onSeek` gets indices within [0, last].
  */
 export function Timeline({
   index,
   last,
-  steps,
   playing,
   speed,
   spans,
@@ -21,8 +21,6 @@ export function Timeline({
 }: {
   index: number;
   last: number;
-  /** Recorded steps: an index equal to it is the state after the last step. */
-  steps: number;
   playing: boolean;
   speed: number;
   spans: readonly Span[];
@@ -30,7 +28,6 @@ export function Timeline({
   onPlaying: (playing: boolean) => void;
   onSpeed: (speed: number) => void;
 }) {
-  const seek = (i: number) => onSeek(Math.min(last, Math.max(0, i)));
   return (
     <div style={{ font: '13px system-ui, sans-serif', margin: '6px 0' }}>
       <div style={{ display: 'flex', gap: 6, alignItems: 'center', flexWrap: 'wrap' }}>
@@ -48,7 +45,7 @@ export function Timeline({
           data-testid="step-back"
           title="One step back"
           disabled={index <= 0}
-          onClick={() => seek(index - 1)}
+          onClick={() => onSeek(index - 1)}
         >
           ◀ step
         </button>
@@ -57,7 +54,7 @@ export function Timeline({
           data-testid="step-forward"
           title="One step forward"
           disabled={index >= last}
-          onClick={() => seek(index + 1)}
+          onClick={() => onSeek(index + 1)}
         >
           step ▶
         </button>
@@ -79,7 +76,7 @@ export function Timeline({
           data-testid="step-label"
           style={{ marginLeft: 'auto', fontVariantNumeric: 'tabular-nums' }}
         >
-          {index < steps ? `step ${index} / ${steps}` : `end (after ${steps} steps)`}
+          {index < last ? `step ${index} / ${last}` : `end (after ${last} steps)`}
         </span>
       </div>
       <div style={{ position: 'relative', height: 24, marginTop: 4 }}>
@@ -108,7 +105,7 @@ export function Timeline({
           max={last}
           step={1}
           value={index}
-          onChange={(event) => seek(Number(event.target.value))}
+          onChange={(event) => onSeek(Number(event.target.value))}
           style={{
             position: 'absolute',
             inset: 0,

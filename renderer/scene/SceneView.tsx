@@ -1,9 +1,10 @@
 import { type CSSProperties, memo, useEffect, useMemo, useRef, useState } from 'react';
 import type { SceneDescription } from '../../src/protocol/scene.ts';
 import type { Telemetry } from '../../src/protocol/studio.ts';
-import { useStudioClient } from '../api/ws-client.ts';
+import { useStudioClient } from '../api/studio-context.tsx';
+import { errorMessage } from '../api/ws-client.ts';
 import { fetchScene, type SceneClient } from './fetch-scene.ts';
-import { COLORS, type Overlays, SceneRenderer, toolPoint } from './scene.ts';
+import { COLORS, type Overlays, POSE_STRIDE, SceneRenderer, toolPoint } from './scene.ts';
 
 export interface SceneViewProps {
   /** Live: poses, action arrows and the trail from each tick. */
@@ -63,7 +64,7 @@ const SceneCanvas = memo(function SceneCanvas({
       view.mount(canvas);
     } catch (err) {
       canvas.remove();
-      setGlError(err instanceof Error ? err.message : String(err));
+      setGlError(errorMessage(err));
       return;
     }
     viewRef.current = view;
@@ -80,9 +81,7 @@ const SceneCanvas = memo(function SceneCanvas({
     let live = true;
     fetchScene(client).then(
       (s) => live && setFetched({ state: 'ready', scene: s }),
-      (err: unknown) =>
-        live &&
-        setFetched({ state: 'error', message: err instanceof Error ? err.message : String(err) }),
+      (err: unknown) => live && setFetched({ state: 'error', message: errorMessage(err) }),
     );
     return () => {
       live = false;
@@ -137,8 +136,8 @@ const SceneCanvas = memo(function SceneCanvas({
   else if (!description && fetched.state === 'error') message = `No scene: ${fetched.message}`;
   else if (!description && fetched.state === 'ready')
     message = 'This robot cannot describe its scene.';
-  else if (description && poses && poses.length !== 7 * description.bodies.length) {
-    message = `These poses (${poses.length / 7} bodies) are not of this scene (${description.bodies.length} bodies)`;
+  else if (description && poses && poses.length !== POSE_STRIDE * description.bodies.length) {
+    message = `These poses (${poses.length / POSE_STRIDE} bodies) are not of this scene (${description.bodies.length} bodies)`;
   }
 
   return (

@@ -6,7 +6,10 @@ const MAX_POSITION = 100;
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 const finite = (v: number) => (Number.isFinite(v) ? v : 0);
 
-/** The epoch clock (ms, sub-millisecond) frames are stamped with: the studio measures latency on it. */
+/**
+ * The epoch clock (ms, sub-millisecond) operator input is stamped with: the studio measures latency
+ * on it. Also the start of the keyboard and gamepad's teleop sequence numbers.
+ */
 export function epochNow(): number {
   return performance.timeOrigin + performance.now();
 }

@@ -1,8 +1,9 @@
 import type { Mode } from '../../src/protocol/modes.ts';
+import type { ConnectionState } from '../api/ws-client.ts';
 
 /** What the headset's HUD shows. */
 export interface HudState {
-  connection: 'connecting' | 'open' | 'reconnecting' | 'closed';
+  connection: ConnectionState;
   /** `controller` in control, `controller` waiting, or only watching. */
   role: 'control' | 'paired' | 'watcher';
   mode: Mode | undefined;

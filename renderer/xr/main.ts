@@ -4,7 +4,7 @@ import WebXRPolyfill from 'webxr-polyfill';
 import { CanvasTexture, Mesh, MeshBasicMaterial, PlaneGeometry, SRGBColorSpace } from 'three';
 import type { StudioEvent } from '../../src/protocol/studio.ts';
 import type { XrPacket } from '../../src/protocol/xr.ts';
-import { WsStudioClient } from '../api/ws-client.ts';
+import { errorMessage, WsStudioClient } from '../api/ws-client.ts';
 import { fetchScene } from '../scene/fetch-scene.ts';
 import { SceneRenderer } from '../scene/scene.ts';
 import { drawHud, type HudState, hudLines, INITIAL_HUD } from './hud.ts';
@@ -67,8 +67,9 @@ scene.add(hudPanel);
 
 function render(patch: Partial<HudState>): void {
   hud = { ...hud, ...patch };
-  hudEl.textContent = hudLines(hud).join('\n');
-  statusEl.textContent = hudLines(hud)[1] ?? '';
+  const lines = hudLines(hud);
+  hudEl.textContent = lines.join('\n');
+  statusEl.textContent = lines[1] ?? '';
   document.body.dataset.role = hud.role;
   document.body.dataset.mode = hud.mode ?? '';
   const ctx = hudCanvas.getContext('2d');
@@ -103,7 +104,7 @@ async function claim(): Promise<void> {
     const role = await client.control(true);
     render({ role: role.control ? 'control' : 'paired', alarm: undefined });
   } catch (err) {
-    render({ role: 'paired', alarm: err instanceof Error ? err.message : String(err) });
+    render({ role: 'paired', alarm: errorMessage(err) });
   }
 }
 
@@ -117,7 +118,7 @@ pairForm.addEventListener('submit', (e) => {
       await claim();
     },
     (err: unknown) => {
-      pairError.textContent = err instanceof Error ? err.message : String(err);
+      pairError.textContent = errorMessage(err);
     },
   );
 });
@@ -205,7 +206,7 @@ async function enterVr(): Promise<void> {
 
 enterButton.addEventListener('click', () => {
   enterVr().catch((err: unknown) => {
-    render({ alarm: `could not enter VR: ${err instanceof Error ? err.message : String(err)}` });
+    render({ alarm: `could not enter VR: ${errorMessage(err)}` });
   });
 });
 

@@ -1,4 +1,5 @@
 import type { XrAck, XrPacket } from '../../src/protocol/xr.ts';
+import { errorMessage } from '../api/ws-client.ts';
 
 /** Frames in flight (sent, not yet acked) beyond which new ones are skipped: a slow link never queues motion. */
 export const MAX_IN_FLIGHT = 8;
@@ -69,7 +70,7 @@ export class XrStream {
       (err: unknown) => {
         this.#inFlight--;
         this.#stats.failed++;
-        const message = err instanceof Error ? err.message : String(err);
+        const message = errorMessage(err);
         this.#stats.lastError = message;
         onError?.(message);
       },
