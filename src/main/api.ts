@@ -17,20 +17,17 @@ export const IpcAnswer = z.union([
 export type IpcAnswer = z.infer<typeof IpcAnswer>;
 
 /**
- * `window.tandem` in the desktop app: the studio's calls and events, the same as the WebSocket
- * RPC's. `call` rejects with the studio's reason for a refused or malformed call; `on` returns
- * the function that unsubscribes.
+ * The studio's calls and events, the same as the WebSocket RPC's: as the main process reaches it
+ * (the studio process's RPC, or a Session). `call` rejects with the studio's reason for a refused
+ * or malformed call; `on` returns the function that unsubscribes.
  */
-export interface TandemApi {
-  call(call: StudioCall): Promise<unknown>;
-  on(listener: (event: StudioEvent) => void): () => void;
-}
-
-/** The studio as the main process reaches it (the studio process's RPC, or a Session). */
 export interface StudioBackend {
   call(call: StudioCall): Promise<unknown>;
   on(listener: (event: StudioEvent) => void): () => void;
 }
+
+/** `window.tandem` in the desktop app: the same API, across the preload bridge. */
+export type TandemApi = StudioBackend;
 
 /** The first zod issue as one line: "path: message". */
 export function firstIssue(error: z.ZodError): string {

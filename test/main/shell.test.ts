@@ -314,9 +314,9 @@ describe('the studio process and its RPC link', () => {
     writeFileSync(
       bin,
       `if (process.argv[2] !== 'serve') process.exit(3);
+process.on('SIGINT', () => process.exit(0));
 console.log(${JSON.stringify(URL_LINE)});
 setTimeout(() => console.log(${JSON.stringify(RPC_LINE)} + ' ' + process.argv.slice(3).join(' ')), 50);
-process.on('SIGINT', () => process.exit(0));
 setInterval(() => {}, 1000);`,
     );
     const studio = await startStudioProcess({
@@ -335,9 +335,10 @@ setInterval(() => {}, 1000);`,
     writeFileSync(
       bin,
       `if (process.env.TANDEM_TEST_EXTRA !== 'yes' || !process.env.PATH) process.exit(4);
+// The handler comes before the addresses: stop() may send SIGINT as soon as they are out.
+process.on('SIGINT', () => process.exit(0));
 console.log(${JSON.stringify(URL_LINE)});
 console.log(${JSON.stringify(RPC_LINE)});
-process.on('SIGINT', () => process.exit(0));
 setInterval(() => {}, 1000);`,
     );
     const studio = await startStudioProcess({

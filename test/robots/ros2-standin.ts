@@ -111,10 +111,6 @@ export class StandInNode implements RclNode {
     this.bus.services.set(service, handler);
   }
 
-  destroySubscription(subscription: RclSubscription): void {
-    this.bus.unsubscribe(subscription as Subscription);
-  }
-
   spin(): void {
     this.#alive();
     this.spinning = true;
@@ -190,10 +186,6 @@ export class RclStandIn implements Rcl {
       const wire = onTheWire(last.type, last.message);
       sub.node.receive(() => sub.callback(wire));
     }
-  }
-
-  unsubscribe(sub: Subscription): void {
-    this.#subs.delete(sub);
   }
 
   dropNode(node: StandInNode): void {

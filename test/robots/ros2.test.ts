@@ -114,6 +114,14 @@ function jointState(names: string[], position: number[], velocity: number[] = []
   };
 }
 
+/** Every joint at 0, standing still. */
+const atZero = (names: string[]) =>
+  jointState(
+    names,
+    names.map(() => 0),
+    names.map(() => 0),
+  );
+
 function pose(frame: string, p: number[], q = [1, 0, 0, 0]): RosMessage {
   return {
     header: { stamp: { sec: 1, nanosec: 0 }, frame_id: frame },
@@ -564,17 +572,7 @@ describe('ROS 2 robot over rclnodejs' + (REAL ? ' (real ROS 2)' : ' (RclStandIn)
     if (config.action.kind !== 'joints') throw new Error('joints config expected');
     const names = config.action.joints.map((j) => j.name);
     const got = side.listen('std_msgs/msg/Float64MultiArray', '/arms/positions');
-    side.feed(() =>
-      side.publish(
-        'sensor_msgs/msg/JointState',
-        '/joint_states',
-        jointState(
-          names,
-          names.map(() => 0),
-          names.map(() => 0),
-        ),
-      ),
-    );
+    side.feed(() => side.publish('sensor_msgs/msg/JointState', '/joint_states', atZero(names)));
     const robot = await Ros2Robot.connect(rcl, config, { now: clock().now });
     opened.push({ robot });
     robot.reset(0);
@@ -775,15 +773,7 @@ describe('without ROS 2', { skip: REAL && 'ROS 2 is here' }, () => {
     const side = new Loopback(rcl);
     opened.push({ side });
     side.feed(() => {
-      side.publish(
-        'sensor_msgs/msg/JointState',
-        '/joint_states',
-        jointState(
-          JOINTS7,
-          JOINTS7.map(() => 0),
-          JOINTS7.map(() => 0),
-        ),
-      );
+      side.publish('sensor_msgs/msg/JointState', '/joint_states', atZero(JOINTS7));
       side.publish(
         'sensor_msgs/msg/JointState',
         '/franka_gripper/joint_states',

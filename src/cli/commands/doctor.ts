@@ -29,15 +29,21 @@ export interface DoctorPart {
 
 const require = createRequire(import.meta.url);
 
-/** A package's version from its package.json, found from its entry point (exports may hide it). */
-function packageVersion(name: string): string | undefined {
+interface PackageJson {
+  name?: string;
+  version?: string;
+  engines?: { node?: string };
+}
+
+/** A package's package.json, found from its entry point (exports may hide it); none: not installed. */
+function packageJson(name: string): PackageJson | undefined {
   try {
     let dir = dirname(require.resolve(name));
     while (dir !== dirname(dir)) {
       const file = join(dir, 'package.json');
       if (existsSync(file)) {
-        const pkg = JSON.parse(readFileSync(file, 'utf8')) as { name?: string; version?: string };
-        if (pkg.name === name) return pkg.version;
+        const pkg = JSON.parse(readFileSync(file, 'utf8')) as PackageJson;
+        if (pkg.name === name) return pkg;
       }
       dir = dirname(dir);
     }
@@ -46,6 +52,8 @@ function packageVersion(name: string): string | undefined {
   }
   return undefined;
 }
+
+const packageVersion = (name: string): string | undefined => packageJson(name)?.version;
 
 function firstLine(err: unknown): string {
   return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
@@ -62,19 +70,17 @@ function nodePart(): DoctorPart {
 }
 
 async function backendParts(): Promise<DoctorPart[]> {
-  const { chooseBackend } = await import('../../learner/backend.ts');
+  const { chooseBackend, describeBackend } = await import('../../learner/backend.ts');
   const tf = await import('@tensorflow/tfjs');
   const tfjs = tf.version.tfjs;
   const parts: DoctorPart[] = [];
   try {
     const choice = await chooseBackend();
-    const skipped = choice.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
     parts.push({
       part: 'learner backend',
       status: choice.name === 'cpu' ? 'problem' : 'ok',
-      summary:
-        `${choice.name}${skipped ? ` (skipped ${skipped})` : ''}` +
-        (choice.name === 'cpu' ? ' — the cpu backend is about 50× slower than wasm' : ''),
+      // The line starts with the part's name already.
+      summary: describeBackend(choice).replace(/^learner backend /, ''),
       facts: { backend: choice.name, skipped: choice.skipped },
     });
   } catch (err) {
@@ -86,18 +92,19 @@ async function backendParts(): Promise<DoctorPart[]> {
     });
   }
   const wasm = packageVersion('@tensorflow/tfjs-backend-wasm');
+  const tfjsNode = packageVersion('@tensorflow/tfjs-node');
+  const tfjsNodeGpu = packageVersion('@tensorflow/tfjs-node-gpu');
   parts.push({
     part: 'tfjs',
     status: 'ok',
     summary:
       `@tensorflow/tfjs ${tfjs}; wasm backend ${wasm ?? 'missing'}; ` +
-      `tfjs-node ${packageVersion('@tensorflow/tfjs-node') ?? 'absent'}; ` +
-      `tfjs-node-gpu ${packageVersion('@tensorflow/tfjs-node-gpu') ?? 'absent'}`,
+      `tfjs-node ${tfjsNode ?? 'absent'}; tfjs-node-gpu ${tfjsNodeGpu ?? 'absent'}`,
     facts: {
       tfjs,
       wasm: wasm ?? null,
-      tfjsNode: packageVersion('@tensorflow/tfjs-node') ?? null,
-      tfjsNodeGpu: packageVersion('@tensorflow/tfjs-node-gpu') ?? null,
+      tfjsNode: tfjsNode ?? null,
+      tfjsNodeGpu: tfjsNodeGpu ?? null,
     },
   });
   return parts;
@@ -118,11 +125,12 @@ async function sqlitePart(): Promise<DoctorPart> {
       facts: { version, sqlite, loads: true, abi },
     };
   } catch (err) {
+    const abiProblem = nativeModuleProblem(err);
     return {
       part: 'better-sqlite3',
       status: 'problem',
-      summary: nativeModuleProblem(err) ?? `${version ?? 'missing'}: ${firstLine(err)}`,
-      ...(nativeModuleProblem(err) ? {} : { fix: 'npm rebuild better-sqlite3' }),
+      summary: abiProblem ?? `${version ?? 'missing'}: ${firstLine(err)}`,
+      ...(abiProblem ? {} : { fix: 'npm rebuild better-sqlite3' }),
       facts: { version: version ?? null, sqlite: null, loads: false, error: firstLine(err) },
     };
   }
@@ -133,15 +141,12 @@ async function ros2Part(): Promise<DoctorPart> {
   const probe = await probeRcl();
   const where = distro ? `ROS_DISTRO=${distro}` : 'ROS_DISTRO unset (no ROS 2 setup sourced)';
   if (probe.loaded) {
+    const version = packageVersion('rclnodejs');
     return {
       part: 'ros2',
       status: 'ok',
-      summary: `rclnodejs ${packageVersion('rclnodejs') ?? '?'} loads; ${where}`,
-      facts: {
-        rclnodejs: true,
-        version: packageVersion('rclnodejs') ?? null,
-        distro: distro ?? null,
-      },
+      summary: `rclnodejs ${version ?? '?'} loads; ${where}`,
+      facts: { rclnodejs: true, version: version ?? null, distro: distro ?? null },
     };
   }
   return {
@@ -192,9 +197,10 @@ function dataPart(): DoctorPart {
   } catch {
     writable = false;
   }
-  const size = (path: string) => (existsSync(path) ? statSync(path).size : 0);
-  const bytes = size(db) + size(`${db}-wal`);
-  const exists = existsSync(db);
+  const size = (path: string) => statSync(path, { throwIfNoEntry: false })?.size;
+  const dbSize = size(db);
+  const exists = dbSize !== undefined;
+  const bytes = (dbSize ?? 0) + (size(`${db}-wal`) ?? 0);
   return {
     part: 'data folder',
     status: writable ? 'ok' : 'problem',
@@ -228,8 +234,9 @@ function chromiumPart(): DoctorPart {
 }
 
 function rebuildPart(): DoctorPart {
-  const version = packageVersion('@electron/rebuild');
-  const engines = version ? rebuildEngines() : undefined;
+  const pkg = packageJson('@electron/rebuild');
+  const version = pkg?.version;
+  const engines = pkg?.engines?.node;
   return {
     part: 'electron rebuild',
     status: version ? 'ok' : 'absent',
@@ -240,20 +247,6 @@ function rebuildPart(): DoctorPart {
     ...(version ? {} : { fix: 'npm install --save-dev @electron/rebuild (v4 needs Node ≥ 22.12)' }),
     facts: { version: version ?? null, engines: engines ?? null },
   };
-}
-
-function rebuildEngines(): string | undefined {
-  try {
-    const pkg = JSON.parse(
-      readFileSync(
-        join(dirname(require.resolve('@electron/rebuild')), '..', 'package.json'),
-        'utf8',
-      ),
-    ) as { engines?: { node?: string } };
-    return pkg.engines?.node;
-  } catch {
-    return undefined;
-  }
 }
 
 /** Every part, in the order printed. */

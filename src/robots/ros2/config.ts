@@ -21,7 +21,7 @@ const bound = z.union([finite, z.array(finite)]);
 const bounds = { timeoutMs: timeoutMs.optional(), low: bound.optional(), high: bound.optional() };
 const frameId = z.string().min(1);
 
-export const JOINT_FIELDS = ['position', 'velocity', 'effort'] as const;
+const JOINT_FIELDS = ['position', 'velocity', 'effort'] as const;
 
 const JointStateSource = z
   .object({
@@ -209,7 +209,6 @@ export const Ros2Config = z
     }
   });
 export type Ros2Config = z.infer<typeof Ros2Config>;
-export type Ros2ConfigInput = z.input<typeof Ros2Config>;
 
 /** The observation dimensions one source fills, in order. */
 export function sourceNames(source: ObservationSource): string[] {

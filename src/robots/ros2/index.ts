@@ -20,7 +20,7 @@ export class Ros2UnavailableError extends Error {
 }
 
 /** The import's failure in a few words (the first line; "not installed" for a missing module). */
-export function importReason(err: unknown): string {
+function importReason(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err);
   if (/Cannot find (module|package) ['"]?rclnodejs/.test(message)) {
     return 'rclnodejs is not installed: it is an optional dependency that installs only with ROS 2 sourced';
@@ -28,13 +28,13 @@ export function importReason(err: unknown): string {
   return message.split('\n')[0]!;
 }
 
+const importRclnodejs = () => import('rclnodejs' as string);
+
 /** rclnodejs, initialised once per process (shared by every robot; shut down with the last). */
 let shared: { rcl: Rcl; users: number } | undefined;
 
 /** Loads and initialises rclnodejs, or throws Ros2UnavailableError saying why and how to fix it. */
-export async function loadRcl(
-  importer: () => Promise<unknown> = () => import('rclnodejs' as string),
-): Promise<Rcl> {
+export async function loadRcl(importer: () => Promise<unknown> = importRclnodejs): Promise<Rcl> {
   if (shared) return shared.rcl;
   let rcl: Rcl;
   try {
@@ -50,7 +50,7 @@ export async function loadRcl(
 
 /** Whether rclnodejs loads here (without initialising it), for `tandem doctor`. */
 export async function probeRcl(
-  importer: () => Promise<unknown> = () => import('rclnodejs' as string),
+  importer: () => Promise<unknown> = importRclnodejs,
 ): Promise<{ loaded: true } | { loaded: false; reason: string }> {
   try {
     await importer();

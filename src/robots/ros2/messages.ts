@@ -70,7 +70,7 @@ export function decode(source: ObservationSource, message: RosMessage): Decoded 
 }
 
 /** A ROS 2 time stamp from milliseconds since the epoch. */
-export function stamp(ms: number): { sec: number; nanosec: number } {
+function stamp(ms: number): { sec: number; nanosec: number } {
   const sec = Math.floor(ms / 1000);
   return { sec, nanosec: Math.min(999_999_999, Math.round((ms - sec * 1000) * 1e6)) };
 }

@@ -10,7 +10,7 @@ export interface RclPublisher {
   publish(message: RosMessage): void;
 }
 
-/** Opaque to us: only passed back to `destroySubscription`. */
+/** Opaque to us: the robot keeps none (destroying the node ends them). */
 export type RclSubscription = object;
 
 export interface RclClient {
@@ -33,7 +33,6 @@ export interface RclNode {
     callback: (message: RosMessage) => void,
   ): RclSubscription;
   createClient(type: string, service: string, options?: RclOptions): RclClient;
-  destroySubscription(subscription: RclSubscription): void;
   /** Starts delivering messages on Node's event loop (returns at once). */
   spin(timeoutMs?: number): void;
   destroy(): void;

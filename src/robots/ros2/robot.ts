@@ -11,13 +11,7 @@ import {
   type SceneDescription,
 } from '../../protocol/index.ts';
 import { checkAction, type Robot, type StepResult } from '../robot.ts';
-import {
-  defaultBounds,
-  observationNames,
-  sourceNames,
-  type ObservationSource,
-  type Ros2Config,
-} from './config.ts';
+import { defaultBounds, sourceNames, type ObservationSource, type Ros2Config } from './config.ts';
 import { decode, jointCommand, poseStamped, scalar, twistStamped } from './messages.ts';
 import { QOS, type Rcl, type RclClient, type RclNode, type RclPublisher } from './rcl.ts';
 import { UrdfModel } from './urdf.ts';
@@ -77,6 +71,8 @@ export class Ros2Robot implements Robot {
   readonly #resetClient: RclClient | undefined;
   /** Observation index of each observed joint position, by joint name. */
   readonly #jointIndex = new Map<string, number>();
+  /** Observation index of each commanded joint's position, in command order (joints action). */
+  readonly #jointAt: number[] = [];
   /** Observation index of the tool point's x (ee-delta). */
   readonly #toolAt: number = -1;
   /** The tool pose's orientation is observed (right after its position: qw, qx, qy, qz). */
@@ -107,13 +103,14 @@ export class Ros2Robot implements Robot {
       offset += names.length;
       return state;
     });
-    const obsNames = observationNames(config.observation);
+    const obsNames = this.#sources.flatMap((s) => s.names);
     this.#obs = new Float64Array(obsNames.length);
     obsNames.forEach((n, i) => {
       if (n.endsWith('.position')) this.#jointIndex.set(n.slice(0, -'.position'.length), i);
     });
-    const lows = this.#sources.flatMap((s) => defaultBounds(s.source)[0]);
-    const highs = this.#sources.flatMap((s) => defaultBounds(s.source)[1]);
+    const bounds = this.#sources.map((s) => defaultBounds(s.source));
+    const lows = bounds.flatMap(([low]) => low);
+    const highs = bounds.flatMap(([, high]) => high);
     const action = config.action;
     let actionNames: string[];
     let safety: SafetySpec;
@@ -131,6 +128,8 @@ export class Ros2Robot implements Robot {
       };
     } else {
       actionNames = action.joints.map((j) => j.name);
+      // The config checks that every commanded joint's position is observed.
+      this.#jointAt = action.joints.map((j) => this.#jointIndex.get(j.name)!);
       const homes = action.joints.map((j) => j.home);
       safety = {
         kind: 'absolute',
@@ -211,14 +210,21 @@ export class Ros2Robot implements Robot {
     return robot;
   }
 
-  /** The topics the robot cannot trust now; empty when every observation is fresh. */
+  /**
+   * The topics the robot cannot trust now; empty when every observation is fresh. Called by every
+   * step: a fresh topic costs one pass over its arrival times and no allocation.
+   */
   faults(): RobotFault[] {
     const now = this.#now();
     const faults: RobotFault[] = [];
     for (const s of this.#sources) {
+      let oldest = Infinity;
+      for (let i = 0; i < s.seenAt.length; i++) oldest = Math.min(oldest, s.seenAt[i]!);
+      const age = now - oldest; // Infinity when some dimension never got a value
+      if (age <= s.timeoutMs) continue;
       const topic = s.source.topic;
-      const missing = s.names.filter((_, i) => s.seenAt[i] === -Infinity);
       const refused = s.refused ? ` (last message refused: ${s.refused})` : '';
+      const missing = s.names.filter((_, i) => s.seenAt[i] === -Infinity);
       if (missing.length === s.names.length) {
         faults.push({ topic, kind: 'never', message: `${topic}: no message yet${refused}` });
       } else if (missing.length > 0) {
@@ -228,14 +234,11 @@ export class Ros2Robot implements Robot {
           message: `${topic}: messages lack ${missing.join(', ')}`,
         });
       } else {
-        const age = now - Math.min(...s.seenAt);
-        if (age > s.timeoutMs) {
-          faults.push({
-            topic,
-            kind: 'silent',
-            message: `${topic}: silent for ${Math.round(age)} ms (timeout ${s.timeoutMs} ms)${refused}`,
-          });
-        }
+        faults.push({
+          topic,
+          kind: 'silent',
+          message: `${topic}: silent for ${Math.round(age)} ms (timeout ${s.timeoutMs} ms)${refused}`,
+        });
       }
     }
     return faults;
@@ -246,7 +249,7 @@ export class Ros2Robot implements Robot {
     this.#steps = 0;
     if (this.#toolOriented) {
       const q = this.#obs.subarray(this.#toolAt + 3, this.#toolAt + 7);
-      if (Array.from(q).every(Number.isFinite) && Math.hypot(...q) > 0.5) this.#holdQuat = [...q];
+      if (q.every(Number.isFinite) && Math.hypot(...q) > 0.5) this.#holdQuat = [...q];
     }
     if (this.#resetClient) {
       if (this.#resetClient.isServiceServerAvailable()) {
@@ -380,7 +383,7 @@ export class Ros2Robot implements Robot {
     let limited = 0;
     const targets = action.joints.map((joint, i) => {
       const wanted = denormalise(a[i]!, joint.low, joint.high);
-      const measured = this.#obs[this.#jointIndex.get(joint.name)!]!;
+      const measured = this.#obs[this.#jointAt[i]!]!;
       const t = Math.min(
         measured + action.maxStepRad,
         Math.max(measured - action.maxStepRad, wanted),
@@ -388,18 +391,18 @@ export class Ros2Robot implements Robot {
       if (t !== wanted) limited++;
       return Math.min(joint.high, Math.max(joint.low, t));
     });
-    const names = action.joints.map((j) => j.name);
+    const names = this.spec.action.names; // the joints, in command order
     this.#command.publish(jointCommand(action.command.type, this.#wallClock(), names, targets));
     return limited;
   }
 }
 
 /** [low, high] → [−1, 1]. */
-export function normalise(v: number, low: number, high: number): number {
+function normalise(v: number, low: number, high: number): number {
   return Math.min(1, Math.max(-1, (2 * (v - low)) / (high - low) - 1));
 }
 
 /** [−1, 1] → [low, high]. */
-export function denormalise(a: number, low: number, high: number): number {
+function denormalise(a: number, low: number, high: number): number {
   return low + ((Math.min(1, Math.max(-1, a)) + 1) / 2) * (high - low);
 }

@@ -11,7 +11,7 @@ interface XmlElement {
 }
 
 /** Enough XML for URDF: elements and attributes; text, comments and declarations are skipped. */
-export function parseXml(text: string): XmlElement {
+function parseXml(text: string): XmlElement {
   const root: XmlElement = { tag: '#document', attrs: {}, children: [] };
   const stack = [root];
   const tagRe =
@@ -48,7 +48,7 @@ function numbers(text: string | undefined, n: number, fallback: number[]): numbe
 }
 
 /** URDF rpy (fixed axes: roll about x, then pitch about y, then yaw about z) as a quaternion. */
-export function rpyQuat(r: number, p: number, y: number): Quat {
+function rpyQuat(r: number, p: number, y: number): Quat {
   const [cr, sr] = [Math.cos(r / 2), Math.sin(r / 2)];
   const [cp, sp] = [Math.cos(p / 2), Math.sin(p / 2)];
   const [cy, sy] = [Math.cos(y / 2), Math.sin(y / 2)];
@@ -74,10 +74,15 @@ function rotate(q: Quat, v: Vec3): Vec3 {
   return [p[1], p[2], p[3]];
 }
 
+/** `axis` is a unit vector (or zero). */
 function axisAngle(axis: Vec3, angle: number): Quat {
-  const n = Math.hypot(...axis) || 1;
-  const s = Math.sin(angle / 2) / n;
+  const s = Math.sin(angle / 2);
   return [Math.cos(angle / 2), axis[0] * s, axis[1] * s, axis[2] * s];
+}
+
+function unit(v: Vec3): Vec3 {
+  const n = Math.hypot(...v) || 1;
+  return [v[0] / n, v[1] / n, v[2] / n];
 }
 
 interface Origin {
@@ -98,6 +103,7 @@ interface Joint {
   parent: number;
   child: number;
   origin: Origin;
+  /** Unit length (or zero). */
   axis: Vec3;
 }
 
@@ -106,7 +112,6 @@ const PLACEHOLDER_RADIUS = 0.02;
 
 /** A parsed URDF: the scene to draw and the kinematics to pose it. */
 export class UrdfModel {
-  readonly name: string;
   readonly scene: SceneDescription;
   /** What could not be drawn as it is (meshes shown as placeholders). */
   readonly notes: string[] = [];
@@ -116,7 +121,6 @@ export class UrdfModel {
   constructor(urdf: string) {
     const robot = parseXml(urdf).children.find((c) => c.tag === 'robot');
     if (!robot) throw new Error('URDF: no <robot> element');
-    this.name = robot.attrs.name ?? 'robot';
     const materials = new Map<string, Quat>();
     for (const m of robot.children.filter((c) => c.tag === 'material')) {
       const color = m.children.find((c) => c.tag === 'color');
@@ -142,7 +146,7 @@ export class UrdfModel {
           parent: end('parent'),
           child: end('child'),
           origin: originOf(j),
-          axis: numbers(axis, 3, [1, 0, 0]) as Vec3,
+          axis: unit(numbers(axis, 3, [1, 0, 0]) as Vec3),
         };
       });
     const parentOf = new Map(joints.map((j) => [j.child, j.parent]));
@@ -198,13 +202,6 @@ export class UrdfModel {
     this.scene = { bodies, geoms };
   }
 
-  /** The joints that move (revolute, continuous, prismatic), by name. */
-  get movingJoints(): string[] {
-    return this.#joints
-      .filter((j) => j.type === 'revolute' || j.type === 'continuous' || j.type === 'prismatic')
-      .map((j) => j.name);
-  }
-
   /** World poses (x, y, z, qw, qx, qy, qz per body) for joint positions (absent: 0). */
   poses(position: (joint: string) => number | undefined): Float64Array {
     const n = this.scene.bodies.length;
@@ -216,7 +213,7 @@ export class UrdfModel {
       let r = j.origin.quat;
       if (j.type === 'revolute' || j.type === 'continuous') r = quatMul(r, axisAngle(j.axis, q));
       if (j.type === 'prismatic') {
-        const d = rotate(r, j.axis.map((a) => (a * q) / (Math.hypot(...j.axis) || 1)) as Vec3);
+        const d = rotate(r, [j.axis[0] * q, j.axis[1] * q, j.axis[2] * q]);
         p = [p[0] + d[0], p[1] + d[1], p[2] + d[2]];
       }
       const offset = rotate(rot[j.parent]!, p);
@@ -225,7 +222,10 @@ export class UrdfModel {
       rot[j.child] = quatMul(rot[j.parent]!, r);
     }
     const out = new Float64Array(7 * n);
-    for (let b = 0; b < n; b++) out.set([...pos[b]!, ...rot[b]!], 7 * b);
+    for (let b = 0; b < n; b++) {
+      out.set(pos[b]!, 7 * b);
+      out.set(rot[b]!, 7 * b + 3);
+    }
     return out;
   }
 }
