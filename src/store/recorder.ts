@@ -9,6 +9,11 @@ export interface RecorderOptions {
   flushIntervalMs?: number;
   /** A queue this long is written at once. Default 1000. */
   maxBatch?: number;
+  /**
+   * Write a quiet queue from a timer (default true). A caller with a schedule of its own (the
+   * control loop) turns it off and calls `flushIfDue` when a write cannot delay anything.
+   */
+  timer?: boolean;
 }
 
 export interface EpisodeStart {
@@ -65,7 +70,8 @@ const SOURCES = new Set<string>(ActionSource.options);
 
 /**
  * Writes steps in batches: `record` only validates and queues; the queue is written in one
- * transaction when it is `flushIntervalMs` old or `maxBatch` long, and by a timer when quiet.
+ * transaction when it is `flushIntervalMs` old or `maxBatch` long, and by a timer (or the caller's
+ * `flushIfDue`) when quiet.
  */
 export class Recorder {
   #stepsWritten = 0;
@@ -78,7 +84,7 @@ export class Recorder {
   #queue: QueuedStep[] = [];
   #queuedAt = 0;
   #open = new Map<number, OpenEpisode>();
-  #timer: ReturnType<typeof setInterval>;
+  #timer: ReturnType<typeof setInterval> | undefined;
   #timerError: StoreError | undefined;
   #unregister: () => void;
   readonly #insertStep: Database.Statement;
@@ -121,8 +127,10 @@ export class Recorder {
       }
       extra?.();
     });
-    this.#timer = setInterval(() => this.#flushFromTimer(), this.#flushIntervalMs);
-    this.#timer.unref();
+    if (opts.timer ?? true) {
+      this.#timer = setInterval(() => this.#flushFromTimer(), this.#flushIntervalMs);
+      this.#timer.unref();
+    }
     this.#unregister = store.beforeClose(() => this.close());
   }
 
@@ -216,9 +224,14 @@ export class Recorder {
     e.return += step.reward;
     e.intervenedSteps += intervened;
 
-    const now = performance.now();
-    if (this.#queue.length === 1) this.#queuedAt = now;
-    if (this.#queue.length >= this.#maxBatch || now - this.#queuedAt >= this.#flushIntervalMs) {
+    if (this.#queue.length === 1) this.#queuedAt = performance.now();
+    if (this.#queue.length >= this.#maxBatch) this.#write();
+    else this.flushIfDue();
+  }
+
+  /** Writes the queue if its oldest step has waited `flushIntervalMs`. */
+  flushIfDue(): void {
+    if (this.#queue.length > 0 && performance.now() - this.#queuedAt >= this.#flushIntervalMs) {
       this.#write();
     }
   }

@@ -150,6 +150,8 @@ export class Session {
   #robotFaulted = false;
   #actorLoss: string;
   #closed = false;
+  /** Learner metrics that arrived while live, taken after the next tick. */
+  #metricsQueue: Record<string, number>[] = [];
   /** The control thread's scheduling while live (undefined: not live yet, or `realtime: off`). */
   #realtime: RealtimeResult | undefined;
 
@@ -178,7 +180,9 @@ export class Session {
     this.rateHz = config.rateHz ?? robot.spec.rateHz;
     this.#obsDim = robot.spec.observation.names.length;
     this.#actionDim = robot.spec.action.names.length;
-    this.#recorder = new Recorder(parts.store);
+    // Written in the slack after a tick (`#afterTick`), never from a timer that could fire just
+    // before a deadline.
+    this.#recorder = new Recorder(parts.store, { timer: false });
     this.safety = new SafetyLayer(robot.spec, config.safety);
     this.teleop = new TeleopInput(this.#actionDim);
     this.headset =
@@ -249,10 +253,7 @@ export class Session {
         config: { ...learner },
         ...(opts.backend ? { backend: opts.backend } : {}),
         metricsEvery: 50,
-        onMetrics: (m) => {
-          sink.metrics(m);
-          monitor.observe(m);
-        },
+        onMetrics: (m) => sink.metrics(m),
         onWeights: (w) => policy.stage(w),
       });
       store.setRunBackend(runId, link.backend);
@@ -399,6 +400,11 @@ export class Session {
 
   /** One control step. Synchronous: never waits for the learner, the recorder or a client. */
   tick(): void {
+    this.#tick();
+    this.#afterTick();
+  }
+
+  #tick(): void {
     if (this.#closed) throw new Error('the session is closed');
     const now = this.#now();
     this.#ticks++;
@@ -629,9 +635,25 @@ export class Session {
     this.#link.setActorLoss(loss);
   }
 
+  /** Learner metrics: taken at once, or while live after the next tick (they write SQLite). */
   #onMetrics(m: Record<string, number>): void {
+    if (this.live) this.#metricsQueue.push(m);
+    else this.#takeMetrics(m);
+  }
+
+  #takeMetrics(m: Record<string, number>): void {
     this.#learnerSteps = Math.max(this.#learnerSteps, m.step ?? 0);
     this.#monitor.envSteps = this.#sent.online;
+    this.#monitor.observe(m);
+  }
+
+  /**
+   * The main thread's work that must never delay a tick start (SQLite writes of steps and
+   * metrics), done right after a tick, in the slack before the next deadline.
+   */
+  #afterTick(): void {
+    this.#recorder.flushIfDue();
+    for (const m of this.#metricsQueue.splice(0)) this.#takeMetrics(m);
   }
 
   /** Whether the learner has enough data for a batch. */
@@ -699,6 +721,7 @@ export class Session {
     if (!this.#loop) return;
     await this.#loop.stop();
     if (this.#realtime?.ok) leaveRealtime();
+    this.#afterTick();
     this.#learnerSteps = Math.max(this.#learnerSteps, await this.#link.pause());
   }
 

@@ -146,6 +146,21 @@ test('the timer writes a quiet queue within the flush interval', async (t) => {
   rec.close();
 });
 
+test('without its timer, a quiet queue waits for the caller: flushIfDue writes it once due', async (t) => {
+  const store = openTemp(t);
+  const rec = new Recorder(store, { flushIntervalMs: 20, timer: false });
+  t.after(() => rec.close());
+  const id = begin(rec, createTestRun(store));
+  rec.record(id, makeStep(0));
+  rec.flushIfDue();
+  assert.equal(stepCount(store, id), 0, 'not due yet');
+  await sleep(60);
+  assert.equal(stepCount(store, id), 0, 'no timer wrote it');
+  rec.flushIfDue();
+  assert.equal(stepCount(store, id), 1);
+  assert.equal(rec.pending, 0);
+});
+
 test('a step older than the flush interval is written by the next record', (t) => {
   const store = openTemp(t);
   const rec = new Recorder(store, { flushIntervalMs: 40 });
