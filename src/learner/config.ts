@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Every knob of the RLPD learner with its default and where the default comes from (LEARNER.md's
+ * Every knob of the RLPD learner with its default and where the default comes from (docs/LEARNER.md's
  * table). The defaults are HIL-SERL's small-ensemble setting unless a line says otherwise; the
  * whole config is printed at the start of a run and stored with it.
  */

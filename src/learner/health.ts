@@ -21,7 +21,7 @@ export {
   type LearnerMetrics,
 } from './health/options.ts';
 
-/** The table's probable cause and fixes for each pathology (LEARNER.md, "Health"). */
+/** The table's probable cause and fixes for each pathology (docs/LEARNER.md, "Health"). */
 const GUIDE: Record<HealthPathology, { probableCause: string; whatToTry: string[] }> = {
   q_divergence: {
     probableCause:

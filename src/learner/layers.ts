@@ -3,7 +3,7 @@ import type { Random } from '../util/random.ts';
 
 /**
  * y = x·W + b with a hand-written gradient whose matmuls are all plain (explicit transposes):
- * tfjs-wasm runs a transposed matmul 10–20× slower than a plain one (LEARNER.md, speed notes).
+ * tfjs-wasm runs a transposed matmul 10–20× slower than a plain one (docs/LEARNER.md, speed notes).
  */
 const denseOp = tf.customGrad((...args) => {
   const [x, w, b, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.GradSaveFunc];

@@ -7,7 +7,7 @@ import { Dense, LayerNorm, LN_EPSILON } from './layers.ts';
 /*
  * Each network has two forms of the same function: `apply`/`sample` in tf ops (differentiable by
  * tf.grad; used for acting, and the reference the tests hold the training passes to), and
- * hand-written forward and backward passes for training, written for tfjs-wasm (LEARNER.md's speed
+ * hand-written forward and backward passes for training, written for tfjs-wasm (docs/LEARNER.md's speed
  * notes): every matmul plain (the fast XNNPACK path); weight-derived operands (transposes, centred
  * weights) cached per variable version, so that XNNPACK, which packs a matmul's right operand once
  * per tensor, packs each of them once per update; reductions over the batch as avgPool (tf.sum over

@@ -4,7 +4,7 @@ import type { TaskName } from '../protocol/index.ts';
  * Learner settings per task, over LearnerConfig's defaults (printed with each run).
  * probe: no dynamics and a reward in [−1, 0], so a small net, a low initial α (α = 1 would pay
  * more for entropy than the task pays for anything) and a faster lr converge in a CI budget.
- * sim/panda-lift: sparse reward, so no entropy in the backup (LEARNER.md), RLPD's ensemble.
+ * sim/panda-lift: sparse reward, so no entropy in the backup (docs/LEARNER.md), RLPD's ensemble.
  * ros2: a real robot, as panda-lift.
  */
 export const LEARNER_PRESETS: Record<TaskName, Record<string, unknown>> = {

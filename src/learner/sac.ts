@@ -114,10 +114,10 @@ function joinRowsInto(out: Float32Array, obs: Float32Array, x: Float32Array, n: 
 
 /**
  * RLPD: SAC with an ensemble of LayerNorm critics, `utd` critic updates per learner step on their
- * own minibatches, symmetric online/demo sampling, and optional BC terms (LEARNER.md).
+ * own minibatches, symmetric online/demo sampling, and optional BC terms (docs/LEARNER.md).
  *
  * The update runs hand-written forward and backward passes (networks.ts) and plain-JS Adam and
- * Polyak (adam.ts): the same losses and gradients as tf.variableGrads of LEARNER.md's losses
+ * Polyak (adam.ts): the same losses and gradients as tf.variableGrads of docs/LEARNER.md's losses
  * (test/learner/update.test.ts checks them against it), a fraction of the kernel launches. With
  * config.threads > 1, the critics' share of each phase (targets, critic updates, dQ/da for the
  * actor) is dealt between this thread and helper threads (critic-helper.ts); everything else,

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 
-/** The learner failure modes the studio watches for (LEARNER.md, "Health"). */
+/** The learner failure modes the studio watches for (docs/LEARNER.md, "Health"). */
 export const HealthPathology = z.enum([
   'q_divergence',
   'temperature_runaway',

@@ -1,4 +1,4 @@
-// The probe (LEARNER.md, "The probe"): the learner must output a fixed target action. Seed 002
+// The probe (docs/LEARNER.md, "The probe"): the learner must output a fixed target action. Seed 002
 // found SAC converging with −mean((a−t)²) at N = 2, 6 and 14 action dimensions, and failing beyond
 // N≈6 with the shaped 1/(1+‖a−t‖). Both rewards run side by side through the real CLI
 // (`tandem train --task probe`), and the figures are read back from each run's SQLite file.

@@ -1,6 +1,7 @@
 // Shared by the end-to-end tests (test/e2e) and the frame-time bench (test/bench/frame.ts): the
 // studio started as `tandem serve` in a child process, a WebSocket RPC client to it, headless
-// Debian Chromium driven by playwright-core (TOOLCHAIN.md), and PNG pixels read in the browser.
+// Debian Chromium driven by playwright-core (docs/TOOLCHAIN.md), and PNG pixels read in the
+// browser.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -25,11 +26,11 @@ export function assertChromium(): void {
   assert.ok(
     existsSync(CHROMIUM),
     `${CHROMIUM} is missing: the end-to-end tests need Debian's Chromium. Install it with ` +
-      '`sudo apt-get install -y chromium` (.ci/run does this on CI).',
+      '`bash .ci/chromium` (apt-get install -y chromium, as root or with sudo; .ci/run does this on CI).',
   );
 }
 
-/** The launch flags of TOOLCHAIN.md: headless, WebGL2 on SwiftShader, nothing phoning home. */
+/** The launch flags of docs/TOOLCHAIN.md: headless, WebGL2 on SwiftShader, nothing phoning home. */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',

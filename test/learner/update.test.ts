@@ -22,7 +22,8 @@ import { Random } from '../../src/util/random.ts';
 
 // The learner trains with hand-written forward and backward passes and a plain-JS Adam (for
 // speed). These tests hold them to the plain formulation: tf.grad through the networks' tf-op
-// forms, and the whole update against an autodiff transcription of LEARNER.md with tf.train.adam.
+// forms, and the whole update against an autodiff transcription of docs/LEARNER.md with
+// tf.train.adam.
 
 before(async () => {
   await chooseBackend();
@@ -166,7 +167,7 @@ test('the likelihood of given actions and its backward pass give tf.grad through
 });
 
 /**
- * LEARNER.md's update written with tf.variableGrads over the tf-op networks and tf.train.adam,
+ * docs/LEARNER.md's update written with tf.variableGrads over the tf-op networks and tf.train.adam,
  * drawing from the learner's generator in the same order as Sac.update: the reference the
  * hand-written update must match.
  */
@@ -381,7 +382,7 @@ const CASES: Record<string, Partial<LearnerConfig>> = {
 };
 
 for (const [name, options] of Object.entries(CASES)) {
-  test(`an update is LEARNER.md's, through autodiff and tf.train.adam: ${name}`, () => {
+  test(`an update is docs/LEARNER.md's, through autodiff and tf.train.adam: ${name}`, () => {
     const config = LearnerConfig.parse({ ...options, seed: 5, lr: 1e-3 });
     const make = () => {
       const sac = new Sac(6, 2, config);

@@ -219,7 +219,7 @@ function chromiumPart(): DoctorPart {
       part: 'chromium',
       status: 'absent',
       summary: `${path} missing (needed only by the end-to-end tests)`,
-      fix: 'sudo apt-get install -y chromium',
+      fix: 'bash .ci/chromium in the repository (apt-get install -y chromium, as root or with sudo)',
       facts: { path, version: null },
     };
   }

@@ -3,9 +3,9 @@ import { Random } from '../../util/random.ts';
 import { checkAction, type Robot, type StepResult } from '../robot.ts';
 
 /**
- * `probe`: a task with no dynamics that asks for one fixed target action (LEARNER.md, seed 002).
- * Reward `mse` = −mean((a − t)²); `shaped` = 1 / (1 + ‖a − t‖). A learner that cannot solve it
- * with the MSE reward is broken.
+ * `probe`: a task with no dynamics that asks for one fixed target action (docs/LEARNER.md, "The
+ * probe", from seed 002). Reward `mse` = −mean((a − t)²); `shaped` = 1 / (1 + ‖a − t‖). A learner
+ * that cannot solve it with the MSE reward is broken.
  */
 export class Probe implements Robot {
   readonly spec: RobotSpec;

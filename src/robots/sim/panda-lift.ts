@@ -209,7 +209,7 @@ export class PandaLift implements Robot {
     this.#model.delete();
   }
 
-  // Dense variant (SIM.md): 0.3·exp(−20·‖cube − tcp‖) + 0.7·clip(lift / liftHeight, 0, 1).
+  // Dense variant (docs/SIM.md): 0.3·exp(−20·‖cube − tcp‖) + 0.7·clip(lift / liftHeight, 0, 1).
   #denseReward(obs: Float64Array, lift: number): number {
     const i = PANDA_LIFT_OBS['cube_minus_tcp.x']!;
     const dist = Math.hypot(obs[i]!, obs[i + 1]!, obs[i + 2]!);
