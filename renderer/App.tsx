@@ -1,5 +1,6 @@
 import { useEffect, useState } from 'react';
-import type { StudioClient, StudioStatus } from './api/client.ts';
+import type { StudioInfo } from '../src/protocol/rpc.ts';
+import type { StudioClient } from './api/client.ts';
 import { useStudioStatus } from './api/studio-context.tsx';
 import { useCommands } from './live/commands.ts';
 import { Dashboard } from './live/Dashboard.tsx';
@@ -22,9 +23,9 @@ function tabFromHash(): Tab {
 /**
  * The studio shell: the header (tabs, connection, and on screens without the mode bar the mode and
  * an e-stop) over one screen at a time. The tab follows the URL's hash (#live, #dashboard,
- * #review). `info` (the HTTP read API) adds the version and database path to the header.
+ * #review). The studio's `about` adds the version and database path to the header.
  */
-export function App({ info }: { info?: StudioClient }) {
+export function App() {
   const [tab, setTab] = useState<Tab>(tabFromHash);
   useEffect(() => {
     const follow = () => setTab(tabFromHash());
@@ -38,7 +39,7 @@ export function App({ info }: { info?: StudioClient }) {
 
   return (
     <div className="app">
-      <Header tab={tab} onTab={choose} info={info} />
+      <Header tab={tab} onTab={choose} />
       <main className="app__main">
         {tab === 'live' && <LiveScreen />}
         {tab === 'dashboard' && <Dashboard />}
@@ -48,19 +49,11 @@ export function App({ info }: { info?: StudioClient }) {
   );
 }
 
-function Header({
-  tab,
-  onTab,
-  info,
-}: {
-  tab: Tab;
-  onTab: (tab: Tab) => void;
-  info: StudioClient | undefined;
-}) {
-  const { status, connection } = useStudioStatus();
+function Header({ tab, onTab }: { tab: Tab; onTab: (tab: Tab) => void }) {
+  const { client, status, connection } = useStudioStatus();
   const { mode: send, notice } = useCommands();
   useEstopKey(() => send({ type: 'e-stop', origin: 'keyboard' }));
-  const about = useAbout(info);
+  const about = useAbout(client);
   const mode = connection === 'open' ? status?.mode : undefined;
 
   return (
@@ -116,19 +109,18 @@ function Header({
   );
 }
 
-/** The studio's version and database (HTTP read API); undefined where it is not served. */
-function useAbout(info: StudioClient | undefined): StudioStatus | undefined {
-  const [about, setAbout] = useState<StudioStatus>();
+/** The studio's version and database; undefined until known, or where it is not served. */
+function useAbout(client: StudioClient): StudioInfo | undefined {
+  const [about, setAbout] = useState<StudioInfo>();
   useEffect(() => {
-    if (!info) return;
     let live = true;
-    info.status().then(
+    client.about().then(
       (s) => live && setAbout(s),
       () => undefined,
     );
     return () => {
       live = false;
     };
-  }, [info]);
+  }, [client]);
   return about;
 }

@@ -1,19 +1,19 @@
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
-import { HttpStudioClient } from './api/client.ts';
+import { createStudioClient } from './api/create-client.ts';
 import { StudioProvider } from './api/studio-context.tsx';
-import { WsStudioClient } from './api/ws-client.ts';
 import { App } from './App.tsx';
 import './styles.css';
 
 const root = document.getElementById('root');
 if (!root) throw new Error('index.html has no #root element');
-// One client for the page's lifetime, shared by every screen through the provider.
-const client = new WsStudioClient();
+// One client for the page's lifetime, shared by every screen through the provider: over the
+// preload bridge in the desktop app, over the WebSocket RPC in a browser.
+const client = createStudioClient();
 createRoot(root).render(
   <StrictMode>
     <StudioProvider client={client}>
-      <App info={new HttpStudioClient()} />
+      <App />
     </StudioProvider>
   </StrictMode>,
 );

@@ -9,11 +9,11 @@ import {
   useState,
 } from 'react';
 import type { SessionStatus, Telemetry } from '../../src/protocol/studio.ts';
-import { type ConnectionState, errorMessage, type WsStudioClient } from './ws-client.ts';
+import { type ConnectionState, errorMessage, type StudioClient } from './client.ts';
 
 /** What every screen shares: the one client, its connection, the studio's latest status. */
 export interface StudioState {
-  client: WsStudioClient;
+  client: StudioClient;
   connection: ConnectionState;
   /** The latest answer to `status` (polled, and refreshed on mode, episode and policy events). */
   status: SessionStatus | undefined;
@@ -37,7 +37,7 @@ export function StudioProvider({
   pollMs = 500,
   children,
 }: {
-  client: WsStudioClient;
+  client: StudioClient;
   pollMs?: number;
   children: ReactNode;
 }) {
@@ -113,7 +113,7 @@ export function useStudioStatus(): StudioState {
 }
 
 /** The one client (for calls and `on` listeners). */
-export function useStudioClient(): WsStudioClient {
+export function useStudioClient(): StudioClient {
   return useStudioStatus().client;
 }
 

@@ -85,7 +85,7 @@ export function Dashboard() {
   );
 }
 
-/** The learner's backend, pace and what its buffers were sent. */
+/** The learner's backend, pace (updates/s, per online transition) and what its buffers were sent. */
 function LearnerPanel({ status }: { status: SessionStatus }) {
   const { learner } = status;
   // The backend comes with why better ones were skipped: the name here, the reasons on hover.
@@ -94,6 +94,12 @@ function LearnerPanel({ status }: { status: SessionStatus }) {
     ['learner-backend', 'backend', backend, learner.backend],
     ['learner-steps', 'learner steps', count(learner.steps)],
     ['learner-updates', 'updates/s', learner.updatesPerS.toFixed(1)],
+    [
+      'learner-utd',
+      'updates/transition',
+      learner.updateToData.toFixed(1),
+      'learner steps per online transition taken in: the effective update-to-data ratio (the session caps it: maxUpdatesPerTransition, 20 by default)',
+    ],
     ['buffer-online', 'online transitions', count(learner.online)],
     ['buffer-demo', 'demo transitions', count(learner.demo)],
     ['learner-backlog', 'backlog', count(learner.backlog)],

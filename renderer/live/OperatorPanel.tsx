@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useState } from 'react';
 import type { PairingStatus } from '../../src/protocol/xr.ts';
 import { useStudioClient, useTelemetry } from '../api/studio-context.tsx';
-import { errorMessage } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
 import { ms } from './format.ts';
 import { useGamepadOperator, useKeyboardOperator } from './operators.ts';
 

@@ -2,7 +2,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import type { ModeCommand } from '../../src/protocol/modes.ts';
 import type { EpisodeCommand } from '../../src/protocol/studio.ts';
 import { useStudioStatus } from '../api/studio-context.tsx';
-import { errorMessage } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
 
 /** How long a refused command's reason stays on screen (ms). */
 const NOTICE_MS = 4000;

@@ -1,7 +1,7 @@
 import { useEffect, useState } from 'react';
 import type { MetricSeries } from '../../src/protocol/studio.ts';
 import { useStudioStatus } from '../api/studio-context.tsx';
-import { errorMessage } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
 
 export interface Series {
   steps: number[];

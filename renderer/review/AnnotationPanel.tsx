@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { Episode } from '../../src/protocol/episode.ts';
-import { type Annotation, errorMessage } from '../api/ws-client.ts';
+import type { Annotation } from '../../src/protocol/rpc.ts';
+import { errorMessage } from '../api/client.ts';
 
 type Saving =
   | { state: 'idle' }

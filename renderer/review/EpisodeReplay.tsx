@@ -1,7 +1,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Episode, Step } from '../../src/protocol/episode.ts';
 import type { SceneDescription } from '../../src/protocol/scene.ts';
-import { type Annotation, errorMessage } from '../api/ws-client.ts';
+import { errorMessage, type StudioClient } from '../api/client.ts';
 import { fetchScene } from '../scene/fetch-scene.ts';
 import { SceneView } from '../scene/SceneView.tsx';
 import { type Overlays, toolPoint, TRAIL_LENGTH } from '../scene/scene.ts';
@@ -10,13 +10,8 @@ import { Plot } from './Plot.tsx';
 import { advance, flagSpans, stepPeriod } from './review-math.ts';
 import { Timeline } from './Timeline.tsx';
 
-/** What the replay needs of the studio client (WsStudioClient fits). */
-export interface ReplayClient {
-  scene(): Promise<SceneDescription | null>;
-  steps(episodeId: number): Promise<Step[]>;
-  replay(episodeId: number): Promise<{ poses: number[][] }>;
-  annotate(episodeId: number, annotation: Annotation): Promise<Episode>;
-}
+/** What the replay needs of the studio client. */
+export type ReplayClient = Pick<StudioClient, 'scene' | 'steps' | 'replay' | 'annotate'>;
 
 type Loaded<T> =
   { state: 'loading' } | { state: 'ready'; data: T } | { state: 'error'; message: string };

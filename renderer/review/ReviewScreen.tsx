@@ -1,8 +1,8 @@
 import { type CSSProperties, memo, useCallback, useEffect, useRef, useState } from 'react';
 import { type Episode, EpisodeKind, EpisodeOutcome } from '../../src/protocol/episode.ts';
-import type { StudioEvent } from '../../src/protocol/studio.ts';
+import type { EpisodeQuery } from '../../src/protocol/rpc.ts';
+import { errorMessage, type StudioClient } from '../api/client.ts';
 import { useStudioClient } from '../api/studio-context.tsx';
-import { errorMessage, type EpisodeQuery } from '../api/ws-client.ts';
 import { EpisodeReplay, type ReplayClient } from './EpisodeReplay.tsx';
 import { EpisodeTable } from './EpisodeTable.tsx';
 import {
@@ -13,12 +13,10 @@ import {
   toEpisodeFilter,
 } from './review-math.ts';
 
-/** What the review screen needs of the studio client (WsStudioClient fits). */
-export interface ReviewClient extends ReplayClient {
-  episodes(filter?: EpisodeQuery): Promise<Episode[]>;
-  /** Studio events: a finished episode refreshes the list. */
-  on?(listener: (event: StudioEvent) => void): () => void;
-}
+/** What the review screen needs of the studio client (`on`: a finished episode refreshes the list). */
+export type ReviewClient = ReplayClient &
+  Pick<StudioClient, 'episodes'> &
+  Partial<Pick<StudioClient, 'on'>>;
 
 type Listed = { state: 'loading' } | { state: 'ready' } | { state: 'error'; message: string };
 

@@ -4,7 +4,7 @@
  */
 
 import type { Episode, EpisodeKind, EpisodeOutcome } from '../../src/protocol/episode.ts';
-import type { EpisodeQuery } from '../api/ws-client.ts';
+import type { EpisodeQuery } from '../../src/protocol/rpc.ts';
 
 /** The review screen's filter form; '' means any. */
 export interface FilterForm {

@@ -2,7 +2,7 @@ import { type CSSProperties, memo, useEffect, useMemo, useRef, useState } from '
 import type { SceneDescription } from '../../src/protocol/scene.ts';
 import type { Telemetry } from '../../src/protocol/studio.ts';
 import { useStudioClient } from '../api/studio-context.tsx';
-import { errorMessage } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
 import { fetchScene, type SceneClient } from './fetch-scene.ts';
 import { COLORS, type Overlays, POSE_STRIDE, SceneRenderer, toolPoint } from './scene.ts';
 

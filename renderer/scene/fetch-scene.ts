@@ -1,9 +1,8 @@
 import type { SceneDescription } from '../../src/protocol/scene.ts';
+import type { StudioClient } from '../api/client.ts';
 
-/** What fetching the scene needs of the studio client (WsStudioClient fits). */
-export interface SceneClient {
-  scene(): Promise<SceneDescription | null>;
-}
+/** What fetching the scene needs of the studio client. */
+export type SceneClient = Pick<StudioClient, 'scene'>;
 
 /** One `scene` call per client, shared by every view (the scene does not change in a session). */
 const cache = new WeakMap<SceneClient, Promise<SceneDescription | null>>();

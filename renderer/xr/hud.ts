@@ -1,5 +1,5 @@
 import type { Mode } from '../../src/protocol/modes.ts';
-import type { ConnectionState } from '../api/ws-client.ts';
+import type { ConnectionState } from '../api/client.ts';
 
 /** What the headset's HUD shows. */
 export interface HudState {

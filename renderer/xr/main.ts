@@ -4,7 +4,8 @@ import WebXRPolyfill from 'webxr-polyfill';
 import { CanvasTexture, Mesh, MeshBasicMaterial, PlaneGeometry, SRGBColorSpace } from 'three';
 import type { StudioEvent } from '../../src/protocol/studio.ts';
 import type { XrPacket } from '../../src/protocol/xr.ts';
-import { errorMessage, WsStudioClient } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
+import { WsStudioClient } from '../api/ws-client.ts';
 import { fetchScene } from '../scene/fetch-scene.ts';
 import { SceneRenderer } from '../scene/scene.ts';
 import { drawHud, type HudState, hudLines, INITIAL_HUD } from './hud.ts';
@@ -37,6 +38,7 @@ const supportEl = $<HTMLSpanElement>('xr-support');
 const canvas = $<HTMLCanvasElement>('xr-canvas');
 const hudEl = $<HTMLPreElement>('xr-hud');
 
+// The headset is a browser of its own: always over the WebSocket (pairing is per connection).
 const client = new WsStudioClient();
 const scene = new SceneRenderer();
 scene.mount(canvas);

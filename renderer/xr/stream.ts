@@ -1,5 +1,5 @@
 import type { XrAck, XrPacket } from '../../src/protocol/xr.ts';
-import { errorMessage } from '../api/ws-client.ts';
+import { errorMessage } from '../api/client.ts';
 
 /** Frames in flight (sent, not yet acked) beyond which new ones are skipped: a slow link never queues motion. */
 export const MAX_IN_FLIGHT = 8;

@@ -1,6 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { SafetyOptions } from '../robots/safety.ts';
 import { Store, defaultDbPath } from '../store/index.ts';
+import { UsageError } from './args.ts';
 
 const ROOT = new URL('../../', import.meta.url);
 
@@ -34,3 +36,44 @@ export function printTable(rows: string[][]): void {
     );
   }
 }
+
+/**
+ * Repeated `--FLAG key=value` pairs as an object (values parsed as JSON where they are: numbers,
+ * booleans, lists; else kept as text, e.g. actorLoss=sac+bc).
+ */
+export function keyValueFlags(flag: string, pairs: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(
+    pairs.map((pair) => {
+      const at = pair.indexOf('=');
+      if (at <= 0) throw new UsageError(`--${flag} takes KEY=VALUE, got "${pair}"`);
+      const raw = pair.slice(at + 1);
+      let value: unknown = raw;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        // not JSON: keep the text
+      }
+      return [pair.slice(0, at), value];
+    }),
+  );
+}
+
+/**
+ * The safety layer's settings from `--safety key=value` flags, validated now (a wrong key or
+ * value is a usage error naming it), as given: stored with the run, resolved by the layer.
+ */
+export function safetyFlags(pairs: readonly string[] | undefined): Record<string, unknown> {
+  const given = keyValueFlags('safety', pairs ?? []);
+  const parsed = SafetyOptions.safeParse(given);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new UsageError(
+      `--safety: ${issue.path.join('.') || 'settings'}: ${issue.message} (keys: staleMs, maxStepMetres, maxDelta)`,
+    );
+  }
+  return given;
+}
+
+/** The help line of the `--safety` flag shared by the headless commands. */
+export const SAFETY_FLAG_HELP = `  --safety KEY=VALUE   a safety-layer setting (repeatable): maxStepMetres (the largest tool-point
+                       step, m), maxDelta (absolute robots: the largest change per step), staleMs`;

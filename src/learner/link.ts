@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import type { Transition } from '../protocol/index.ts';
 import type { BackendName } from './backend.ts';
 import type { ActorLoss } from './config.ts';
 import {
@@ -21,6 +22,17 @@ export interface LearnerLinkOptions {
   onMetrics?: (metrics: Record<string, number>) => void;
   /** Weights published while free-running (`run`). */
   onWeights?: (weights: PolicyWeights) => void;
+  /** Free-running, the worker went idle (out of credit: the UTD bound, or no online data). */
+  onIdle?: (at: LearnerPace) => void;
+}
+
+/** Where the worker stood at a report: its learner step and the transitions it had taken in. */
+export interface LearnerPace {
+  steps: number;
+  /** Transitions taken in, both buffers. */
+  received: number;
+  /** Online transitions taken in. */
+  online: number;
 }
 
 /** A learner checkpoint as the worker sends it: store it with `Store.saveCheckpoint`. */
@@ -30,7 +42,7 @@ export interface WorkerCheckpoint {
   payload: Uint8Array;
 }
 
-type Reply = Exclude<FromWorker, { type: 'ready' | 'metrics' | 'weights' | 'error' }>;
+type Reply = Exclude<FromWorker, { type: 'ready' | 'metrics' | 'weights' | 'idle' | 'error' }>;
 
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
@@ -47,9 +59,14 @@ export class LearnerLink {
     { resolve: (r: Reply) => void; reject: (e: Error) => void }
   >();
   #nextId = 0;
+  #dims = { obs: 0, action: 0 };
+  #sentOnline = 0;
+  #sentDemo = 0;
   #failure: Error | undefined;
   #sent = 0;
   #received = 0;
+  /** The worker's latest learner step and online transitions taken in (weights, idle, answers). */
+  #pace = { steps: 0, online: 0 };
   /** Which backend runs and why the better ones did not (set once ready). */
   backend = '';
   config: Record<string, unknown> = {};
@@ -73,6 +90,7 @@ export class LearnerLink {
             link.backend = m.backend;
             link.config = m.config;
             link.startSteps = m.steps;
+            link.#pace = { steps: m.steps, online: 0 };
             resolve();
             return;
           case 'metrics':
@@ -82,7 +100,13 @@ export class LearnerLink {
             return;
           case 'weights':
             link.#received = Math.max(link.#received, m.received);
+            link.#noteSteps(m.weights.version, m.online);
             opts.onWeights?.(m.weights);
+            return;
+          case 'idle':
+            link.#received = Math.max(link.#received, m.received);
+            link.#noteSteps(m.steps, m.online);
+            opts.onIdle?.({ steps: m.steps, received: m.received, online: m.online });
             return;
           case 'error': {
             const err = new Error(`learner: ${m.message}`);
@@ -97,6 +121,7 @@ export class LearnerLink {
             return;
           }
           default:
+            if (m.type === 'trained' || m.type === 'paused') link.#noteSteps(m.steps, m.online);
             link.#pending.get(m.id)?.resolve(m);
             link.#pending.delete(m.id);
         }
@@ -106,6 +131,7 @@ export class LearnerLink {
         link.#fail(err);
       });
     });
+    link.#dims = { obs: opts.obsDim, action: opts.actionDim };
     const checkpoint = opts.checkpoint ? new Uint8Array(opts.checkpoint) : undefined;
     link.#post(
       {
@@ -126,6 +152,10 @@ export class LearnerLink {
       throw err;
     }
     return link;
+  }
+
+  #noteSteps(steps: number, online: number): void {
+    if (steps >= this.#pace.steps) this.#pace = { steps, online };
   }
 
   #fail(err: Error): void {
@@ -162,6 +192,28 @@ export class LearnerLink {
     });
   }
 
+  /**
+   * Hands a loop's transitions to the learner by their source: every one to the online buffer,
+   * and those the operator or the expert drove to the demo buffer too (as HIL-SERL does).
+   */
+  feed(transitions: readonly Transition[]): void {
+    if (transitions.length === 0) return;
+    const { obs, action } = this.#dims;
+    this.add('online', packTransitions(transitions, obs, action));
+    const demos = transitions.filter((t) => t.source !== 'policy');
+    if (demos.length > 0) this.add('demo', packTransitions(demos, obs, action));
+  }
+
+  /** Transitions sent to the online buffer so far. */
+  get sentOnline(): number {
+    return this.#sentOnline;
+  }
+
+  /** Transitions sent to the demo buffer so far. */
+  get sentDemo(): number {
+    return this.#sentDemo;
+  }
+
   /** Hands a packed batch to the worker (its buffers are transferred: do not reuse them). */
   add(buffer: 'online' | 'demo', batch: TransitionBatch): void {
     const buffers = [batch.obs, batch.action, batch.reward, batch.nextObs, batch.done].map(
@@ -169,6 +221,8 @@ export class LearnerLink {
     );
     this.#post({ type: 'add', buffer, batch }, buffers);
     this.#sent += batch.count;
+    if (buffer === 'online') this.#sentOnline += batch.count;
+    else this.#sentDemo += batch.count;
   }
 
   /**
@@ -179,13 +233,26 @@ export class LearnerLink {
     return this.#sent - this.#received;
   }
 
+  /**
+   * The effective update-to-data ratio: learner steps this worker took (since its start or
+   * restore) ÷ online transitions it took in, as of its latest report; 0 before any.
+   */
+  get updateToData(): number {
+    const { steps, online } = this.#pace;
+    return online > 0 ? (steps - this.startSteps) / online : 0;
+  }
+
   /** Runs `steps` learner steps in the worker; resolves with the actor's weights after them. */
   async train(steps: number): Promise<PolicyWeights> {
     const answer = await this.#request('trained', (id) => ({ type: 'train', id, steps }));
     return answer.weights;
   }
 
-  /** Free-running: the worker trains continuously and publishes weights to `onWeights`. */
+  /**
+   * Free-running: the worker trains continuously, at most `maxUpdatesPerTransition` (default 20)
+   * learner steps per online transition sent from now on, and publishes weights to `onWeights`;
+   * out of that credit it idles (no CPU) until more online transitions come.
+   */
   run(options: Partial<FreeRunOptions> = {}): void {
     this.#post({ type: 'run', options: FreeRunOptions.parse(options) });
   }

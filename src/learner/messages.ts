@@ -32,10 +32,13 @@ export const FreeRunOptions = z
     /** …or this many milliseconds after the last publication, whichever comes first. */
     publishEveryMs: z.number().positive().default(1000),
     /**
-     * At most this many learner steps per online transition received since `run` (the UTD ratio
-     * against the environment); none: as fast as the thread goes (e.g. BC-warmup on demos).
+     * The pace bound: at most this many learner steps per online transition taken in while
+     * free-running (the update-to-data ratio; 20 is RLPD's highest). Demo transitions add none.
+     * Credit not spent by the next transition lapses (but for one step), so a learner slower than
+     * the data does not make steps up once it stops (e.g. paused: at most this many × the last
+     * batch, + 1); at the bound the worker waits for the next message, using no CPU.
      */
-    maxStepsPerTransition: z.number().positive().optional(),
+    maxUpdatesPerTransition: z.number().positive().default(20),
   })
   .strict();
 export type FreeRunOptions = z.infer<typeof FreeRunOptions>;
@@ -92,11 +95,35 @@ export const FromWorker = z.discriminatedUnion('type', [
     type: z.literal('trained'),
     id: z.number().int(),
     steps: z.number().int(),
+    online: z.number().int(),
     weights: PolicyWeights,
   }),
-  /** Published while free-running; `received` counts the transitions the worker has taken in. */
-  z.object({ type: z.literal('weights'), weights: PolicyWeights, received: z.number().int() }),
-  z.object({ type: z.literal('paused'), id: z.number().int(), steps: z.number().int() }),
+  /**
+   * Published while free-running; `received` counts the transitions the worker has taken in (both
+   * buffers), `online` the online ones.
+   */
+  z.object({
+    type: z.literal('weights'),
+    weights: PolicyWeights,
+    received: z.number().int(),
+    online: z.number().int(),
+  }),
+  /**
+   * Free-running, at the pace bound (or with no data): sent each time the worker goes idle to
+   * wait for the next message, with its learner step and the transitions it has taken in.
+   */
+  z.object({
+    type: z.literal('idle'),
+    steps: z.number().int(),
+    received: z.number().int(),
+    online: z.number().int(),
+  }),
+  z.object({
+    type: z.literal('paused'),
+    id: z.number().int(),
+    steps: z.number().int(),
+    online: z.number().int(),
+  }),
   z.object({
     type: z.literal('checkpoint'),
     id: z.number().int(),

@@ -32,10 +32,15 @@ let lastReport = { at: performance.now(), step: 0 };
 /** Transitions taken in (both buffers), and online ones: the control side's back-pressure gauge. */
 let received = 0;
 let receivedOnline = 0;
-/** Free-running state: the options, and where the current run started. */
-let free: { options: FreeRunOptions; fromStep: number; fromOnline: number } | undefined;
+/**
+ * Free-running state: the options, and the learner steps it may still take (each online
+ * transition taken in while free-running adds `maxUpdatesPerTransition`; see FreeRunOptions).
+ */
+let free: { options: FreeRunOptions; credit: number } | undefined;
 let published = { at: 0, step: 0 };
 let freeLoop: Promise<void> | undefined;
+/** Wakes the idle free-running loop: called once a message has been handled. */
+let wake: (() => void) | undefined;
 /** The checkpoint the learner was restored from, for `check-buffers`. */
 let restoredMeta: CheckpointMeta | undefined;
 
@@ -80,44 +85,77 @@ function publish(s: Sac): void {
   const weights = actorWeights(s);
   published = { at: performance.now(), step: s.steps };
   send(
-    { type: 'weights', weights, received },
+    { type: 'weights', weights, received, online: receivedOnline },
     weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
   );
 }
 
-/** Whether free-running may take another step now (the UTD cap against online transitions). */
-function mayStep(s: Sac, f: NonNullable<typeof free>): boolean {
-  const cap = f.options.maxStepsPerTransition;
-  if (cap === undefined) return s.online.size + s.demo.size > 0;
-  return s.steps - f.fromStep < cap * (receivedOnline - f.fromOnline);
+/** Online transitions taken in while free-running add to the steps it may take (the UTD bound). */
+function credit(f: NonNullable<typeof free>, transitions: number): void {
+  const cap = f.options.maxUpdatesPerTransition;
+  // Credit the learner could not spend before the next transition lapses (but for one step, so a
+  // fractional bound adds up): a learner slower than the data trains on while data comes, and
+  // stops after at most `cap` × the last batch (+ 1) steps once it stops (e.g. paused).
+  f.credit = Math.min(f.credit, 1) + cap * transitions;
+}
+
+/** Whether the weights are due: N steps, or T ms with steps not yet published. */
+function publishDue(s: Sac, f: NonNullable<typeof free>): boolean {
+  const { publishEverySteps, publishEveryMs } = f.options;
+  const unpublished = s.steps - published.step;
+  return (
+    unpublished >= publishEverySteps ||
+    (unpublished > 0 && performance.now() - published.at >= publishEveryMs)
+  );
 }
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Waits, using no CPU, for the next message to be handled, or (with steps not yet published)
+ * until the weights are due by time.
+ */
+function idle(s: Sac, f: NonNullable<typeof free>): Promise<void> {
+  return new Promise<void>((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const done = () => {
+      clearTimeout(timer);
+      wake = undefined;
+      resolve();
+    };
+    if (s.steps > published.step) {
+      timer = setTimeout(
+        done,
+        Math.max(0, published.at + f.options.publishEveryMs - performance.now()),
+      );
+    }
+    wake = done;
+  });
+}
 
 /**
  * Trains while free-running, one learner step per turn of the event loop so that transitions,
  * checkpoint requests and `pause` are taken in between (messages are handled before each step).
+ * Out of credit (the UTD bound, or no online data yet) it goes idle until the next message.
  */
 async function runFree(): Promise<void> {
   while (free && sac) {
-    await queue; // every message that arrived so far is handled first
+    const handled = queue;
+    await handled; // every message that arrived so far is handled first
+    if (handled !== queue) continue; // more came in meanwhile
     const f = free;
     const s = sac;
     if (!f || !s) break;
-    if (!mayStep(s, f)) {
-      await sleep(2);
+    if (f.credit >= 1) {
+      f.credit -= 1;
+      step(s);
+      if (publishDue(s, f)) publish(s);
+      await nextTurn();
       continue;
     }
-    step(s);
-    const { publishEverySteps, publishEveryMs } = f.options;
-    if (
-      s.steps - published.step >= publishEverySteps ||
-      performance.now() - published.at >= publishEveryMs
-    ) {
-      publish(s);
-    }
-    await nextTurn();
+    if (publishDue(s, f)) publish(s);
+    send({ type: 'idle', steps: s.steps, received, online: receivedOnline });
+    await idle(s, f);
   }
 }
 
@@ -159,7 +197,10 @@ async function handle(message: ToWorker): Promise<void> {
       const s = learner('transitions');
       addBatch(message.buffer === 'online' ? s.online : s.demo, message.batch);
       received += message.batch.count;
-      if (message.buffer === 'online') receivedOnline += message.batch.count;
+      if (message.buffer === 'online') {
+        receivedOnline += message.batch.count;
+        if (free) credit(free, message.batch.count);
+      }
       return;
     }
     case 'train': {
@@ -168,21 +209,22 @@ async function handle(message: ToWorker): Promise<void> {
       for (let i = 0; i < message.steps; i++) step(s);
       const weights = actorWeights(s);
       send(
-        { type: 'trained', id: message.id, steps: s.steps, weights },
+        { type: 'trained', id: message.id, steps: s.steps, online: receivedOnline, weights },
         weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
       );
       return;
     }
     case 'run': {
       const s = learner('run');
-      free = { options: message.options, fromStep: s.steps, fromOnline: receivedOnline };
+      // Transitions taken in before (lock-step, a refill) give no credit: the bound starts here.
+      free = { options: message.options, credit: 0 };
       published = { at: performance.now(), step: s.steps };
       freeLoop ??= runFree().finally(() => (freeLoop = undefined));
       return;
     }
     case 'pause': {
       free = undefined;
-      send({ type: 'paused', id: message.id, steps: sac?.steps ?? 0 });
+      send({ type: 'paused', id: message.id, steps: sac?.steps ?? 0, online: receivedOnline });
       return;
     }
     case 'set-actor-loss':
@@ -228,14 +270,16 @@ port.on('message', (raw: unknown) => {
   }
   const message = parsed.data;
   const id = 'id' in message ? message.id : undefined;
-  // Messages are handled strictly in order, one at a time.
-  queue = queue.then(() =>
-    handle(message).catch((err: unknown) =>
-      send({
-        type: 'error',
-        ...(id !== undefined ? { id } : {}),
-        message: err instanceof Error ? err.message : String(err),
-      }),
-    ),
-  );
+  // Messages are handled strictly in order, one at a time; each wakes an idle free-running loop.
+  queue = queue
+    .then(() =>
+      handle(message).catch((err: unknown) =>
+        send({
+          type: 'error',
+          ...(id !== undefined ? { id } : {}),
+          message: err instanceof Error ? err.message : String(err),
+        }),
+      ),
+    )
+    .then(() => wake?.());
 });

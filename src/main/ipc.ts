@@ -1,14 +1,11 @@
 // The main process's side of the preload bridge: calls from the studio's page are validated by
-// StudioCall and answered by the studio; the studio's events go to the page.
+// StudioCall and forwarded over the main process's link to the studio (a StudioClient); the
+// studio's events go to the page. Results and events pass as they came: the page's client parses
+// them by their schemas.
 import type { IpcMain, IpcMainInvokeEvent, WebContents } from 'electron';
+import type { StudioClient } from '../../renderer/api/client.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL, firstIssue, type IpcAnswer } from '../protocol/desktop.ts';
 import { StudioCall, type StudioEvent } from '../protocol/studio.ts';
-import {
-  CALL_CHANNEL,
-  EVENT_CHANNEL,
-  firstIssue,
-  type IpcAnswer,
-  type StudioBackend,
-} from './api.ts';
 import { sameOrigin } from './security.ts';
 
 /** Whether the frame that sent the call is the studio's page (not an iframe, not another site). */
@@ -22,7 +19,7 @@ export function fromOrigin(
 
 /** One call from the page, answered as an IpcAnswer (a refused call is `ok: false`, not a throw). */
 export async function answerCall(
-  studio: Pick<StudioBackend, 'call'>,
+  studio: Pick<StudioClient, 'call'>,
   raw: unknown,
 ): Promise<IpcAnswer> {
   const parsed = StudioCall.safeParse(raw);
@@ -40,7 +37,7 @@ export async function answerCall(
  */
 export function serveCalls(
   ipcMain: Pick<IpcMain, 'handle' | 'removeHandler'>,
-  studio: Pick<StudioBackend, 'call'>,
+  studio: Pick<StudioClient, 'call'>,
   origin: string,
 ): () => void {
   ipcMain.handle(CALL_CHANNEL, async (event, raw: unknown): Promise<IpcAnswer> => {
@@ -54,7 +51,7 @@ export function serveCalls(
 
 /** Sends every studio event to `contents` while it lives; returns the unsubscribe. */
 export function forwardEvents(
-  studio: Pick<StudioBackend, 'on'>,
+  studio: Pick<StudioClient, 'on'>,
   contents: Pick<WebContents, 'send' | 'isDestroyed'>,
 ): () => void {
   return studio.on((event: StudioEvent) => {

@@ -1,20 +1,27 @@
-// The preload's logic: `window.tandem` = { call, on }, validated with zod both ways. Electron's
-// contextBridge and ipcRenderer are parameters (preload.ts passes the real ones).
+// The preload's logic: `window.tandem` = { call, on } (the DesktopBridge), validated with zod both
+// ways. Electron's contextBridge and ipcRenderer are parameters (preload.ts passes the real ones).
 import type { ContextBridge, IpcRenderer, IpcRendererEvent } from 'electron';
+import {
+  CALL_CHANNEL,
+  DESKTOP_BRIDGE,
+  type DesktopBridge,
+  EVENT_CHANNEL,
+  firstIssue,
+  IpcAnswer,
+} from '../protocol/desktop.ts';
 import { StudioCall, StudioEvent } from '../protocol/studio.ts';
-import { CALL_CHANNEL, EVENT_CHANNEL, firstIssue, IpcAnswer, type TandemApi } from './api.ts';
 
 export type PreloadIpc = Pick<IpcRenderer, 'invoke' | 'on' | 'removeListener'>;
 
 /**
- * The API over `ipc`: a call is checked by StudioCall before it leaves the page (a malformed one
+ * The bridge over `ipc`: a call is checked by StudioCall before it leaves the page (a malformed one
  * rejects and sends nothing), the answer by IpcAnswer; an event reaches listeners only if it
  * parses as a StudioEvent (others are dropped and reported once per kind on the console).
  */
 export function createApi(
   ipc: PreloadIpc,
   warn: (message: string) => void = console.warn,
-): TandemApi {
+): DesktopBridge {
   const warned = new Set<string>();
   return {
     async call(call: StudioCall): Promise<unknown> {
@@ -48,12 +55,10 @@ export function createApi(
   };
 }
 
-/** Puts the API on the page's `window.tandem` (in the isolated world's bridge). */
+/** Puts the bridge on the page's `window.tandem` (in the isolated world's bridge). */
 export function exposeApi(
   contextBridge: Pick<ContextBridge, 'exposeInMainWorld'>,
   ipc: PreloadIpc,
-): TandemApi {
-  const api = createApi(ipc);
-  contextBridge.exposeInMainWorld('tandem', api);
-  return api;
+): void {
+  contextBridge.exposeInMainWorld(DESKTOP_BRIDGE, createApi(ipc));
 }

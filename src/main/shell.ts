@@ -3,12 +3,11 @@
 // fakes; main.ts passes the real ones.
 import { basename, dirname, join } from 'node:path';
 import type { App, IpcMain, Session } from 'electron';
-import type { StudioBackend } from './api.ts';
+import type { StudioClient } from '../../renderer/api/client.ts';
 import { forwardEvents, serveCalls } from './ipc.ts';
 import { contentSecurityPolicy, type CspSession, denyPermissions, installCsp } from './security.ts';
 import {
   connectStudio,
-  type StudioLink,
   type StudioProcess,
   type StudioProcessOptions,
   startStudioProcess,
@@ -36,7 +35,7 @@ export interface ShellOptions {
   preload: string;
   /** Injected by the tests. */
   startStudio?: (opts: StudioProcessOptions) => Promise<StudioProcess>;
-  connect?: (rpcUrl: string) => Promise<StudioLink>;
+  connect?: (rpcUrl: string) => Promise<StudioClient>;
   log?: (message: string) => void;
 }
 
@@ -92,7 +91,8 @@ export function shellOptionsFromEnv(
 /** What a running shell holds (for the tests; main.ts only waits). */
 export interface RunningShell {
   studio: StudioProcess;
-  link: StudioBackend;
+  /** The main process's one link to the studio: the window's calls and events go through it. */
+  link: StudioClient;
   shutdown(): Promise<void>;
 }
 
@@ -119,7 +119,7 @@ export async function runShell(
     env: opts.studioEnv,
     echo: (text) => process.stdout.write(text),
   });
-  let link: StudioLink;
+  let link: StudioClient;
   try {
     link = await (opts.connect ?? connectStudio)(studio.rpcUrl);
   } catch (err) {

@@ -1,12 +1,13 @@
-// The studio behind the desktop window: `tandem serve` in a child process, and a WebSocket link to
-// its RPC for the preload bridge. Under `tandem start` the child runs on the system's Node (the
-// native modules are built for Node's ABI); in a packaged app on Electron's own binary as Node
-// (ELECTRON_RUN_AS_NODE=1; the package's native modules are rebuilt for Electron). Never in
-// Electron's main process: a studio that stalls must not freeze the window.
+// The studio behind the desktop window: `tandem serve` in a child process, and the main process's
+// one link to its RPC (the window reaches the studio through it, over the preload bridge). Under
+// `tandem start` the child runs on the system's Node (the native modules are built for Node's ABI);
+// in a packaged app on Electron's own binary as Node (ELECTRON_RUN_AS_NODE=1; the package's native
+// modules are rebuilt for Electron). Never in Electron's main process: a studio that stalls must
+// not freeze the window.
 import { type ChildProcess, spawn as nodeSpawn } from 'node:child_process';
 import { WebSocket } from 'ws';
-import { RpcResponse, type StudioCall, StudioEvent } from '../protocol/studio.ts';
-import type { StudioBackend } from './api.ts';
+import type { StudioClient } from '../../renderer/api/client.ts';
+import { WsStudioClient } from '../../renderer/api/ws-client.ts';
 
 /** The addresses `tandem serve` prints, once both lines are out. */
 export function parseAddresses(output: string): { url: string; rpcUrl: string } | undefined {
@@ -98,57 +99,18 @@ export function startStudioProcess(opts: StudioProcessOptions): Promise<StudioPr
   });
 }
 
-/** A StudioBackend over the studio's WebSocket RPC (a non-browser client: no Origin). */
-export interface StudioLink extends StudioBackend {
-  close(): void;
-}
-
-export async function connectStudio(rpcUrl: string): Promise<StudioLink> {
-  const ws = new WebSocket(rpcUrl);
-  await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
-  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
-  const listeners = new Set<(event: StudioEvent) => void>();
-  ws.on('message', (data) => {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(String(data));
-    } catch {
-      return;
-    }
-    const event = StudioEvent.safeParse(raw);
-    if (event.success) {
-      for (const listener of listeners) listener(event.data);
-      return;
-    }
-    const answer = RpcResponse.safeParse(raw);
-    if (!answer.success || answer.data.id === null) return;
-    const pending = waiting.get(answer.data.id);
-    if (!pending) return;
-    waiting.delete(answer.data.id);
-    if (answer.data.ok) pending.resolve(answer.data.result);
-    else pending.reject(new Error(answer.data.error));
-  });
-  ws.on('close', () => {
-    for (const pending of waiting.values()) pending.reject(new Error('the studio has gone'));
-    waiting.clear();
-  });
-  let id = 0;
-  return {
-    call(call: StudioCall) {
-      return new Promise((resolve, reject) => {
-        if (ws.readyState !== WebSocket.OPEN) {
-          reject(new Error('the studio has gone'));
-          return;
-        }
-        const n = ++id;
-        waiting.set(n, { resolve, reject });
-        ws.send(JSON.stringify({ id: n, ...call }));
-      });
-    },
-    on(listener) {
-      listeners.add(listener);
-      return () => listeners.delete(listener);
-    },
-    close: () => ws.close(),
-  };
+/**
+ * The main process's link to the studio: the renderer's own WsStudioClient over `ws` (a non-browser
+ * client: no Origin; local, so it may drive), through which the window's calls and events pass.
+ * Resolves once connected; rejects (and gives up) if the RPC does not open within `timeoutMs`.
+ */
+export async function connectStudio(rpcUrl: string, timeoutMs = 10_000): Promise<StudioClient> {
+  const link = new WsStudioClient({ url: rpcUrl, WebSocket });
+  try {
+    await link.whenOpen(timeoutMs);
+  } catch (err) {
+    link.close();
+    throw err;
+  }
+  return link;
 }

@@ -1,6 +1,9 @@
 import { z } from 'zod';
 
-/** Options of the `sim/panda-lift` task. Defaults follow the community's PandaPickCube (SIM.md). */
+/**
+ * Options of the `sim/panda-lift` task. Defaults follow the community's PandaPickCube
+ * (docs/SIM.md).
+ */
 export const PandaLiftOptions = z
   .object({
     /** Metres per unit of action, per control step. */
@@ -13,7 +16,7 @@ export const PandaLiftOptions = z
   .strict();
 export type PandaLiftOptions = z.infer<typeof PandaLiftOptions>;
 
-/** Options of the `probe` task: output a fixed target action (LEARNER.md, seed 002). */
+/** Options of the `probe` task: output a fixed target action (docs/LEARNER.md, seed 002). */
 export const ProbeOptions = z
   .object({
     actionDim: z.number().int().min(1).max(64).default(6),
@@ -70,6 +73,8 @@ export const RunConfig = z.object({
   episodes: z.number().int().positive().optional(),
   seed: z.number().int().nonnegative().default(0),
   train: TrainSettings.optional(),
+  /** The safety layer's settings (SafetyOptions input) of a headless run; a session's are in it. */
+  safety: z.record(z.string(), z.unknown()).optional(),
   /** A studio session's SessionConfig (src/protocol/studio.ts), as stored. */
   session: z.record(z.string(), z.unknown()).optional(),
 });

@@ -6,3 +6,5 @@ export * from './modes.ts';
 export * from './studio.ts';
 export * from './scene.ts';
 export * from './xr.ts';
+export * from './rpc.ts';
+export * from './desktop.ts';

@@ -35,7 +35,7 @@ const xyz = z.tuple([finite, finite, finite]);
 const index = z.number().int().nonnegative();
 
 /**
- * The kinematic facts the safety layer (src/studio/safety.ts) needs about a robot's action.
+ * The kinematic facts the safety layer (src/robots/safety.ts) needs about a robot's action.
  *
  * - `ee-delta`: the action moves the end effector. `translation` are the action indices of x, y, z
  *   (one unit moves `metresPerUnit` metres per control step) and `eeObs` the observation names of

@@ -28,8 +28,8 @@ export const SessionConfig = z
     /** Live mode: publish the policy every N learner steps or T ms. */
     publishEverySteps: z.number().int().positive().default(50),
     publishEveryMs: z.number().positive().default(1000),
-    /** Live mode: at most this many learner steps per online transition (none: flat out). */
-    maxStepsPerTransition: z.number().positive().optional(),
+    /** Live mode: at most this many learner steps per online transition (the UTD bound). */
+    maxUpdatesPerTransition: z.number().positive().default(20),
     /** Safety settings (SafetyOptions input). */
     safety: z.record(z.string(), z.unknown()).default({}),
     /** The headset's clutch mapping (ClutchOptions input: hand, scale, yaw, buttons). */
@@ -118,6 +118,8 @@ export const SessionStatus = z.object({
     backend: z.string(),
     steps: z.number().int(),
     updatesPerS: z.number(),
+    /** Learner steps per online transition taken in (LearnerLink.updateToData). */
+    updateToData: z.number(),
     backlog: z.number().int(),
     online: z.number().int(),
     demo: z.number().int(),
@@ -134,6 +136,8 @@ export const SessionStatus = z.object({
     swapLatencyP50: z.number(),
     /** The control thread's scheduling while live: "SCHED_FIFO 10", or why it is the normal one. */
     scheduling: z.string(),
+    /** Ticks during which SQLite was written (0: every write happened in the slack after ticks). */
+    writesInTicks: z.number().int(),
   }),
   interventions: z.object({ count: z.number().int(), steps: z.number().int() }),
   /**

@@ -2,10 +2,13 @@ import { TaskConfig, TASK_NAMES, type TaskName } from '../protocol/index.ts';
 import { Probe } from './probe/probe.ts';
 import type { Robot } from './robot.ts';
 import { createRos2Robot } from './ros2/index.ts';
-import { PandaLiftExpert } from './sim/expert.ts';
 import { PandaLift } from './sim/panda-lift.ts';
+import { SafeRobot } from './safe-robot.ts';
+import type { SafetyOptionsInput } from './safety.ts';
 
 export type { Robot, StepResult } from './robot.ts';
+export { createExpert, type Expert } from './expert.ts';
+export { SafeRobot, type ActionContext, type SafeStep } from './safe-robot.ts';
 
 /** A task name nobody knows; the message lists the ones that exist. */
 export class UnknownTaskError extends Error {
@@ -20,10 +23,24 @@ export function isTaskName(task: string): task is TaskName {
 }
 
 /**
- * Builds the robot for a task config (options validated by the task's schema). `ros2` loads
+ * Builds the robot for a task config (options validated by the task's schema), wrapped in the
+ * safety layer with `safety` (SafetyOptions input): the only robot a loop can step. `ros2` loads
  * rclnodejs only here, and throws Ros2UnavailableError (the fix in its message) without ROS 2.
  */
-export async function createRobot(config: { task: string; options?: unknown }): Promise<Robot> {
+export async function createRobot(
+  config: { task: string; options?: unknown },
+  safety: SafetyOptionsInput = {},
+): Promise<SafeRobot> {
+  const robot = await createBareRobot(config);
+  try {
+    return new SafeRobot(robot, safety);
+  } catch (err) {
+    robot.close(); // bad safety settings: nothing may keep the bare robot
+    throw err;
+  }
+}
+
+async function createBareRobot(config: { task: string; options?: unknown }): Promise<Robot> {
   if (!isTaskName(config.task)) throw new UnknownTaskError(config.task);
   const parsed = TaskConfig.parse({ task: config.task, options: config.options ?? {} });
   switch (parsed.task) {
@@ -43,20 +60,4 @@ export async function createRobot(config: { task: string; options?: unknown }): 
 export function replayRefusal(task: string, episodeId: number): string | undefined {
   if (task !== 'ros2') return undefined;
   return `episode ${episodeId} was recorded on a real robot (ros2): it cannot be re-simulated, and replaying it would move the robot; its recorded steps are in the review and in \`tandem episodes show\``;
-}
-
-/** A scripted operator: the stand-in for a human in tests, demos and benchmarks. */
-export interface Expert {
-  reset(): void;
-  act(obs: ArrayLike<number>): number[];
-}
-
-/** The task's scripted expert: pick-and-lift for panda-lift, the target action for probe. */
-export function createExpert(robot: Robot): Expert {
-  if (robot instanceof PandaLift) return new PandaLiftExpert(robot.spec, robot.options.actionScale);
-  if (robot instanceof Probe) {
-    const target = Array.from(robot.target);
-    return { reset() {}, act: () => [...target] };
-  }
-  throw new Error(`task ${robot.spec.task} has no scripted expert`);
 }

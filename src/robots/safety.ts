@@ -1,10 +1,15 @@
 import { z } from 'zod';
 import {
+  SAFETY_REASONS,
   safetySpecProblems,
   type Mode,
   type RobotSpec,
+  type SafetyReason,
   type SafetySpec,
+  type SafetyVerdict,
 } from '../protocol/index.ts';
+
+export { SAFETY_REASONS, type SafetyReason, type SafetyVerdict };
 
 /**
  * The safety layer's settings. `maxStepMetres` (end-effector-delta robots): the largest
@@ -26,26 +31,6 @@ export type SafetyOptionsInput = z.input<typeof SafetyOptions>;
 
 /** Who proposed the action the layer filters. */
 export type SafetySource = 'policy' | 'operator' | 'expert';
-
-/**
- * Why an action was held or changed. Holds: `missing` (no action), `length` (wrong number of
- * entries), `nan` (NaN or infinite entry), `bad-obs` (the tool point is not in the observation or
- * not finite), `e-stop`, `paused`, `stale-operator`. Clamps: `bounds` (the action box), `delta`
- * (per-step limit), `workspace` (motion toward outside the workspace box shrunk).
- */
-export const SAFETY_REASONS = [
-  'missing',
-  'length',
-  'nan',
-  'bad-obs',
-  'e-stop',
-  'paused',
-  'stale-operator',
-  'bounds',
-  'delta',
-  'workspace',
-] as const;
-export type SafetyReason = (typeof SAFETY_REASONS)[number];
 
 /** Holds that raise an alarm when they begin: something upstream is broken. */
 const ALARMING: ReadonlySet<SafetyReason> = new Set([
@@ -69,8 +54,6 @@ export interface SafetyInput {
   estop: boolean;
   mode: Mode;
 }
-
-export type SafetyVerdict = 'pass' | 'clamped' | 'held';
 
 /** What to execute. `action` is always finite, of the action's length and inside its box. */
 export interface SafetyResult {

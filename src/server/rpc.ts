@@ -185,7 +185,7 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         );
         conn.lastXrAt = at;
         if (conn.xrTokens < 1) {
-          session.headset?.tooFast();
+          session.operator.headset?.tooFast();
           const ack: XrAck = { seq: null, t: null, result: 'too-fast', receivedAt: Date.now() };
           return ack;
         }

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import { ActionSource, EpisodeKind, EpisodeOutcome, type Step } from '../protocol/index.ts';
 import { encodeFloats } from './blob.ts';
+import { encodeSafety } from './steps.ts';
 import { StoreError, messageOf } from './errors.ts';
 import type { Store } from './store.ts';
 
@@ -10,10 +11,12 @@ export interface RecorderOptions {
   /** A queue this long is written at once. Default 1000. */
   maxBatch?: number;
   /**
-   * Write a quiet queue from a timer (default true). A caller with a schedule of its own (the
-   * control loop) turns it off and calls `flushIfDue` when a write cannot delay anything.
+   * Who writes the queue. `auto` (default): `record` writes it when it is due or full, and a
+   * timer writes a quiet one. `caller`: only `flushIfDue`, `flush`, `endEpisode` and `close`
+   * write, so a caller with a schedule of its own (the control loop) writes only where a write
+   * cannot delay anything.
    */
-  timer?: boolean;
+  writes?: 'auto' | 'caller';
 }
 
 export interface EpisodeStart {
@@ -56,6 +59,7 @@ type QueuedStep = [
   source: string,
   intervened: number,
   policyVersion: number,
+  safety: string | null,
 ];
 
 interface OpenEpisode {
@@ -81,6 +85,7 @@ export class Recorder {
   readonly #db: Database.Database;
   readonly #flushIntervalMs: number;
   readonly #maxBatch: number;
+  readonly #auto: boolean;
   #queue: QueuedStep[] = [];
   #queuedAt = 0;
   #open = new Map<number, OpenEpisode>();
@@ -101,7 +106,7 @@ export class Recorder {
     this.#maxBatch = positiveInteger(opts.maxBatch ?? 1000, 'maxBatch');
     this.#insertStep = this.#db.prepare(
       `INSERT INTO steps (episode_id, idx, t, obs, action, proposed, reward, done, truncated,
-         source, intervened, policy_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         source, intervened, policy_version, safety) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#insertEpisode = this.#db.prepare(
       `INSERT INTO episodes (run_id, task, kind, seed, started_at, writer_pid)
@@ -127,7 +132,8 @@ export class Recorder {
       }
       extra?.();
     });
-    if (opts.timer ?? true) {
+    this.#auto = (opts.writes ?? 'auto') === 'auto';
+    if (this.#auto) {
       this.#timer = setInterval(() => this.#flushFromTimer(), this.#flushIntervalMs);
       this.#timer.unref();
     }
@@ -219,19 +225,25 @@ export class Recorder {
       step.source,
       intervened,
       step.policyVersion,
+      encodeSafety(step.safety),
     ]);
     e.nextIndex++;
     e.return += step.reward;
     e.intervenedSteps += intervened;
 
     if (this.#queue.length === 1) this.#queuedAt = performance.now();
+    if (!this.#auto) return;
     if (this.#queue.length >= this.#maxBatch) this.#write();
     else this.flushIfDue();
   }
 
-  /** Writes the queue if its oldest step has waited `flushIntervalMs`. */
+  /** Writes the queue if its oldest step has waited `flushIntervalMs` or it is `maxBatch` long. */
   flushIfDue(): void {
-    if (this.#queue.length > 0 && performance.now() - this.#queuedAt >= this.#flushIntervalMs) {
+    const n = this.#queue.length;
+    if (
+      n >= this.#maxBatch ||
+      (n > 0 && performance.now() - this.#queuedAt >= this.#flushIntervalMs)
+    ) {
       this.#write();
     }
   }

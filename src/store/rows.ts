@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ActionSource, RobotSpec, RunConfig } from '../protocol/index.ts';
+import { ActionSource, RobotSpec, RunConfig, StepSafety } from '../protocol/index.ts';
 import { StoreError } from './errors.ts';
 
 /** A run as the store returns it. */
@@ -52,6 +52,20 @@ export const StepRow = z.object({
   source: ActionSource,
   intervened: flag,
   policy_version: z.number().int().nonnegative(),
+  safety: z
+    .string()
+    .nullable()
+    .transform((v, ctx) => {
+      if (v === null) return undefined;
+      const [verdict, reasons] = v.split(':');
+      const parsed = StepSafety.safeParse({
+        verdict,
+        reasons: reasons ? reasons.split(',') : [],
+      });
+      if (parsed.success) return parsed.data;
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a safety verdict` });
+      return z.NEVER;
+    }),
 });
 export type StepRow = z.infer<typeof StepRow>;
 

@@ -99,6 +99,10 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE episodes ADD COLUMN trim_start INTEGER;
   ALTER TABLE episodes ADD COLUMN trim_end INTEGER;
   `,
+  // 3: each step's safety verdict, "verdict" or "verdict:reason,reason" (NULL: recorded before).
+  `
+  ALTER TABLE steps ADD COLUMN safety TEXT;
+  `,
 ];
 
 /** The newest schema this code reads and writes. */

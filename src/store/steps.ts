@@ -1,4 +1,4 @@
-import type { RobotSpec, Step, Transition } from '../protocol/index.ts';
+import type { RobotSpec, Step, StepSafety, Transition } from '../protocol/index.ts';
 import { decodeFloats } from './blob.ts';
 import { StoreError } from './errors.ts';
 import { StepRow, parseRow } from './rows.ts';
@@ -14,7 +14,15 @@ export function dimsOf(spec: RobotSpec): Dims {
 }
 
 export const STEP_COLUMNS =
-  'idx, t, obs, action, proposed, reward, done, truncated, source, intervened, policy_version';
+  'idx, t, obs, action, proposed, reward, done, truncated, source, intervened, policy_version, safety';
+
+/** A step's safety verdict as the `safety` column stores it. */
+export function encodeSafety(safety: StepSafety | undefined): string | null {
+  if (!safety) return null;
+  return safety.reasons.length > 0
+    ? `${safety.verdict}:${safety.reasons.join(',')}`
+    : safety.verdict;
+}
 
 /** Decodes a float blob after checking it holds exactly `dim` floats. */
 export function decodeBlob(blob: Buffer, dim: number, what: string): Float32Array {
@@ -46,6 +54,7 @@ export function stepFromRow(raw: unknown, dims: Dims, episodeId: number, positio
     source: row.source,
     intervened: row.intervened,
     policyVersion: row.policy_version,
+    ...(row.safety ? { safety: row.safety } : {}),
   };
 }
 
@@ -80,12 +89,18 @@ export function transitionsFromRows(
         dims.action,
         `step ${row.idx} of episode ${episodeId}: action`,
       ),
+      proposed:
+        row.proposed &&
+        decodeBlob(row.proposed, dims.action, `step ${row.idx} of episode ${episodeId}: proposed`),
       reward: row.reward,
       nextObs: obs[i + 1] as Float32Array,
       // `done` means the task ended; a time limit (truncated alone) still bootstraps.
       done: row.done,
+      truncated: row.truncated,
       intervened: row.intervened,
       source: row.source,
+      policyVersion: row.policy_version,
+      ...(row.safety ? { safety: row.safety } : {}),
     });
   }
   return transitions;

@@ -100,6 +100,7 @@ export class Store {
   readonly interruptedOnOpen: readonly number[];
   #dims = new Map<number, Dims>();
   #beforeClose = new Set<() => void>();
+  readonly #changes: Database.Statement;
 
   private constructor(
     path: string,
@@ -111,6 +112,7 @@ export class Store {
     this.db = db;
     this.readonly = readonly;
     this.interruptedOnOpen = interrupted;
+    this.#changes = db.prepare('SELECT total_changes()').pluck();
   }
 
   /** Opens (creating it and its folder if needed) and upgrades the database. Throws StoreError. */
@@ -157,6 +159,11 @@ export class Store {
   }
 
   /** Records which tensor backend a run's learner ended up on (known only once it started). */
+  /** Rows changed by this connection since it opened (SQLite's total_changes): a write counter. */
+  changes(): number {
+    return this.#changes.get() as number;
+  }
+
   setRunBackend(id: number, backend: string): void {
     this.db.prepare('UPDATE runs SET backend = ? WHERE id = ?').run(backend, id);
   }

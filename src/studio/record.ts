@@ -1,6 +1,7 @@
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
-import type { Expert, Robot } from '../robots/index.ts';
+import type { Expert, SafeRobot } from '../robots/index.ts';
 import type { Recorder } from '../store/recorder.ts';
+import { recordTransition, takeStep } from './step.ts';
 
 export interface EpisodeSummary {
   episodeId: number;
@@ -12,7 +13,7 @@ export interface EpisodeSummary {
 }
 
 export interface RecordOptions {
-  robot: Robot;
+  robot: SafeRobot;
   expert: Expert;
   recorder: Recorder;
   runId: number;
@@ -33,7 +34,7 @@ export function recordEpisodes(opts: RecordOptions): EpisodeSummary[] {
   const summaries: EpisodeSummary[] = [];
   for (let i = 0; i < opts.episodes; i++) {
     const seed = opts.seed + i;
-    let obs = robot.reset(seed);
+    let obs: ArrayLike<number> = robot.reset(seed);
     expert.reset();
     const episodeId = recorder.beginEpisode({
       runId,
@@ -47,35 +48,30 @@ export function recordEpisodes(opts: RecordOptions): EpisodeSummary[] {
     let outcome: EpisodeOutcome = 'timeout';
     let index = 0;
     for (; index < spec.maxSteps; index++) {
-      // Executed as stored (float32), so a replay of the recorded actions is bit-exact.
-      const action = Float32Array.from(expert.act(obs));
-      const result = robot.step(action);
-      recorder.record(episodeId, {
-        index,
-        t: index / spec.rateHz,
-        obs: Array.from(obs),
-        action,
-        proposed: null,
-        reward: result.reward,
-        done: result.done,
-        truncated: result.truncated,
-        source: 'scripted',
+      // The expert drives through the safety layer; what is stored is what was executed (float32),
+      // so a replay of the recorded actions is bit-exact.
+      const { transition: t, success } = takeStep(robot, {
+        proposal: null,
+        operator: { kind: 'scripted', action: expert.act(obs) },
+        mode: kind === 'demo' ? 'bc-warmup' : 'autonomous',
+        now: 0,
         intervened: false,
         policyVersion: 0,
       });
-      total += result.reward;
-      obs = result.obs;
-      if (result.done) {
-        outcome = result.info.success ? 'success' : 'failure';
+      recordTransition(recorder, episodeId, index, spec.rateHz, t);
+      total += t.reward;
+      obs = t.nextObs;
+      if (t.done) {
+        outcome = success ? 'success' : 'failure';
         index++;
         break;
       }
-      if (result.truncated) {
+      if (t.truncated) {
         index++;
         break;
       }
     }
-    recorder.endEpisode(episodeId, { outcome, finalObs: Array.from(obs) });
+    recorder.endEpisode(episodeId, { outcome, finalObs: obs });
     const summary = { episodeId, index: i, seed, outcome, steps: index, return: total };
     summaries.push(summary);
     opts.onEpisode?.(summary);

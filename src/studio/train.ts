@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
-import { type LearnerLink, packTransitions } from '../learner/link.ts';
+import type { LearnerLink } from '../learner/link.ts';
 import type { PolicyRunner } from '../learner/policy.ts';
-import type { Robot, StepResult } from '../robots/index.ts';
+import type { SafeRobot } from '../robots/index.ts';
 import type { Recorder } from '../store/index.ts';
 import { Random } from '../util/random.ts';
+import type { LoopFigures } from './learner-monitor.ts';
+import { recordTransition, takeStep } from './step.ts';
 
 export interface EvalResult {
   envSteps: number;
@@ -17,7 +19,7 @@ export interface EvalResult {
 }
 
 export interface TrainOptions {
-  robot: Robot;
+  robot: SafeRobot;
   link: LearnerLink;
   policy: PolicyRunner;
   recorder: Recorder;
@@ -31,8 +33,11 @@ export interface TrainOptions {
   evalEvery: number;
   evalEpisodes: number;
   seed: number;
-  /** Told the environment step count and the mean reward of the random warm-up actions. */
-  monitor?: { envSteps: number; randomRewardMean: number | undefined };
+  /**
+   * Where the loop keeps its figures as it goes (env steps, the mean reward of the random
+   * warm-up actions): the learner monitor reads them with each metrics record.
+   */
+  progress?: LoopFigures;
   onEval?: (result: EvalResult) => void;
   onStep?: (envSteps: number) => void;
   /** Continue a run from this point (its learner restored and its buffers refilled already). */
@@ -83,7 +88,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
 
   const begin = (kind: EpisodeKind, seed: number) =>
     recorder.beginEpisode({ runId, task: spec.task, kind, seed, obsDim, actionDim });
-  const end = (episodeId: number, run: EpisodeRun, finalObs: Float64Array) => {
+  const end = (episodeId: number, run: EpisodeRun, finalObs: ArrayLike<number>) => {
     recorder.endEpisode(episodeId, { outcome: run.outcome, finalObs });
   };
 
@@ -108,7 +113,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   }
   let randomReward =
     (from?.randomRewardMean ?? 0) * Math.min(from?.envSteps ?? 0, opts.randomSteps);
-  let obs = robot.reset(episodeSeed);
+  let obs: ArrayLike<number> = robot.reset(episodeSeed);
   let episode = begin('train', episodeSeed);
   let run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
   let lastEnded = from?.lastEpisodeId ?? 0;
@@ -119,8 +124,8 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     episodeSeed,
     rngState: rng.state,
     lastEpisodeId: lastEnded,
-    ...(opts.monitor?.randomRewardMean !== undefined
-      ? { randomRewardMean: opts.monitor.randomRewardMean }
+    ...(opts.progress?.randomRewardMean !== undefined
+      ? { randomRewardMean: opts.progress.randomRewardMean }
       : {}),
   });
   for (let step = (from?.envSteps ?? 0) + 1; step <= opts.envSteps; step++) {
@@ -128,37 +133,22 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     const action = explore
       ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
       : policy.act(obs, rng);
-    const result = robot.step(action);
-    recordPolicyStep(
-      recorder,
-      episode,
-      run.steps,
-      spec.rateHz,
-      obs,
-      action,
-      result,
-      policy.version,
-    );
-    link.add(
-      'online',
-      packTransitions(
-        [{ obs, action, reward: result.reward, nextObs: result.obs, done: result.done }],
-        obsDim,
-        actionDim,
-      ),
-    );
+    const result = policyStep(robot, action, policy.version);
+    const t = result.transition;
+    recordTransition(recorder, episode, run.steps, spec.rateHz, t);
+    link.feed([t]);
     run.steps++;
-    run.return += result.reward;
-    obs = result.obs;
-    if (opts.monitor) {
-      opts.monitor.envSteps = step;
+    run.return += t.reward;
+    obs = t.nextObs;
+    if (opts.progress) {
+      opts.progress.envSteps = step;
       // What uniformly random actions earn: the health monitor's reward-design check.
       if (step <= opts.randomSteps)
-        opts.monitor.randomRewardMean = (randomReward += result.reward) / step;
+        opts.progress.randomRewardMean = (randomReward += t.reward) / step;
     }
-    const boundary = result.done || result.truncated;
+    const boundary = t.done || t.truncated;
     if (boundary) {
-      if (result.done) run.outcome = result.info.success ? 'success' : 'failure';
+      if (t.done) run.outcome = result.success ? 'success' : 'failure';
       end(episode, run, obs);
       lastEnded = episode;
       obs = robot.reset(++episodeSeed);
@@ -190,34 +180,19 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   return results;
 }
 
-/** Records a step the policy drove: the executed action is its proposal. */
-function recordPolicyStep(
-  recorder: Recorder,
-  episodeId: number,
-  index: number,
-  rateHz: number,
-  obs: Float64Array,
-  action: Float32Array,
-  result: StepResult,
-  policyVersion: number,
-): void {
-  recorder.record(episodeId, {
-    index,
-    t: index / rateHz,
-    obs,
-    action,
-    proposed: action,
-    reward: result.reward,
-    done: result.done,
-    truncated: result.truncated,
-    source: 'policy',
+/** A step the policy drives headless (training, evaluation): nobody else proposes. */
+function policyStep(robot: SafeRobot, action: Float32Array, policyVersion: number) {
+  return takeStep(robot, {
+    proposal: action,
+    mode: 'autonomous',
+    now: 0,
     intervened: false,
     policyVersion,
   });
 }
 
 export interface EvaluateOptions {
-  robot: Robot;
+  robot: SafeRobot;
   policy: PolicyRunner;
   recorder: Recorder;
   runId: number;
@@ -239,7 +214,7 @@ export function evaluatePolicy(opts: EvaluateOptions): EvalResult {
   let steps = 0;
   for (let e = 0; e < opts.episodes; e++) {
     const seed = 1_000_000 + opts.seed + e;
-    let obs = robot.reset(seed);
+    let obs: ArrayLike<number> = robot.reset(seed);
     const id = recorder.beginEpisode({
       runId,
       task: spec.task,
@@ -251,13 +226,13 @@ export function evaluatePolicy(opts: EvaluateOptions): EvalResult {
     let outcome: EpisodeOutcome = 'timeout';
     let t = 0;
     for (; t < spec.maxSteps; t++) {
-      const action = policy.act(obs);
-      const result = robot.step(action);
-      recordPolicyStep(recorder, id, t, spec.rateHz, obs, action, result, policy.version);
-      total += result.reward;
-      obs = result.obs;
-      if (result.done) outcome = result.info.success ? 'success' : 'failure';
-      if (result.done || result.truncated) {
+      const result = policyStep(robot, policy.act(obs), policy.version);
+      const tr = result.transition;
+      recordTransition(recorder, id, t, spec.rateHz, tr);
+      total += tr.reward;
+      obs = tr.nextObs;
+      if (tr.done) outcome = result.success ? 'success' : 'failure';
+      if (tr.done || tr.truncated) {
         t++;
         break;
       }

@@ -7,7 +7,7 @@ import { LearnerConfig } from '../../src/learner/config.ts';
 import { LearnerLink, packTransitions } from '../../src/learner/link.ts';
 import { PolicyRunner } from '../../src/learner/policy.ts';
 import { LEARNER_PRESETS } from '../../src/learner/presets.ts';
-import { createExpert } from '../../src/robots/index.ts';
+import { createExpert, SafeRobot } from '../../src/robots/index.ts';
 import { PandaLift } from '../../src/robots/sim/panda-lift.ts';
 import { Recorder, Store } from '../../src/store/index.ts';
 import { recordEpisodes } from '../../src/studio/record.ts';
@@ -21,7 +21,7 @@ describe('learner on sim/panda-lift from 20 scripted demos', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it(`lifts the cube clearly more often than the untrained policy after ${ENV_STEPS} env steps`, async () => {
-    const robot = await PandaLift.create();
+    const robot = new SafeRobot(await PandaLift.create());
     const store = Store.open(join(dir, 'lift.db'));
     const recorder = new Recorder(store);
     const obsDim = robot.spec.observation.names.length;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { LearnerLink, packTransitions } from '../../src/learner/link.ts';
+import { type LearnerPace, LearnerLink, packTransitions } from '../../src/learner/link.ts';
 import type { PolicyWeights } from '../../src/learner/messages.ts';
 import { Random } from '../../src/util/random.ts';
 
@@ -24,69 +24,63 @@ function batch(seed: number, n: number) {
   );
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!ok()) {
     assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await sleep(10);
+    await new Promise((r) => setTimeout(r, 5));
   }
 }
 
+// Every wait here is for a report or an answer from the worker; none sleeps for something not to
+// happen. (The pace bound itself, steps per online transition, is test/learner/pace.test.ts.)
 describe('learner worker, free-running', () => {
   let link: LearnerLink;
   const published: PolicyWeights[] = [];
+  const idles: LearnerPace[] = [];
   before(async () => {
     link = await LearnerLink.start({
       obsDim: OBS,
       actionDim: ACT,
       config: CONFIG,
       onWeights: (w) => published.push(w),
+      onIdle: (p) => idles.push(p),
     });
   });
   after(() => link.close());
 
-  it('trains on demos alone and publishes weights every N learner steps', async () => {
+  it('trains on an online transition, over the demos, and publishes weights every N learner steps', async () => {
     link.add('demo', batch(1, 200));
     link.run({ publishEverySteps: 5, publishEveryMs: 60_000 });
-    await until('3 publications', () => published.length >= 3);
-    const versions = published.map((w) => w.version);
+    link.add('online', batch(2, 1)); // 20 learner steps' credit (the default bound)
+    // Idle once the credit is spent: the weights it published on the way arrived before that.
+    await until('the worker idle at step 20', () => idles.some((p) => p.steps === 20));
     assert.deepEqual(
-      versions.slice(0, 3),
-      [5, 10, 15],
-      `published at learner steps ${versions.join(', ')}`,
+      published.map((w) => w.version),
+      [5, 10, 15, 20],
     );
     assert.notDeepEqual(published[0]!.tensors[0]!.data, published[2]!.tensors[0]!.data);
     assert.equal(link.backlog, 0);
   });
 
-  it('stops at pause, and publishes nothing after it', async () => {
+  it('stops at pause, and takes no step and publishes nothing after it', async () => {
     const stoppedAt = await link.pause();
-    const count = published.length;
-    await sleep(300);
-    assert.equal(published.length, count, 'no weights after pause');
-    assert.ok(stoppedAt >= 15);
-    // Lock-step training goes on from where it stopped.
+    assert.equal(stoppedAt, 20);
+    const count = { published: published.length, idles: idles.length };
+    // Online transitions would give a free-running worker credit for 20 more steps.
+    link.add('online', batch(3, 1));
+    // Answered in order: a worker still free-running would refuse a lock-step request, and a step
+    // taken in between would show in the versions.
     const weights = await link.train(2);
-    assert.equal(weights.version, stoppedAt + 2);
-  });
-
-  it('keeps to the cap of learner steps per online transition', async () => {
-    const from = await link.pause();
-    link.run({ publishEverySteps: 1, maxStepsPerTransition: 3 });
-    const count = published.length;
-    await sleep(200);
-    assert.equal(published.length, count, 'no step before an online transition');
-    link.add('online', batch(2, 10));
-    await until('30 capped steps', () => (published.at(-1)?.version ?? 0) >= from + 30);
-    await sleep(300);
-    assert.equal(published.at(-1)!.version, from + 30, 'no step past 3 per online transition');
-    link.add('online', batch(3, 5));
-    await until('15 more', () => published.at(-1)!.version >= from + 45);
-    await sleep(300);
-    assert.equal(published.at(-1)!.version, from + 45);
-    await link.pause();
+    assert.equal(
+      weights.version,
+      stoppedAt + 2,
+      'lock-step training goes on from where it stopped',
+    );
+    assert.equal((await link.checkpoint()).steps, stoppedAt + 2, 'no step after it either');
+    // Reports sent before these answers have arrived before them.
+    assert.equal(published.length, count.published, 'no weights after pause');
+    assert.equal(idles.length, count.idles, 'no free-running idle report after pause');
   });
 
   it('a lock-step train request while free-running is refused, and the link stays usable', async () => {

@@ -7,6 +7,7 @@ import { LearnerConfig } from '../../src/learner/config.ts';
 import { LearnerLink } from '../../src/learner/link.ts';
 import { PolicyRunner } from '../../src/learner/policy.ts';
 import { LEARNER_PRESETS } from '../../src/learner/presets.ts';
+import { SafeRobot } from '../../src/robots/index.ts';
 import { Probe } from '../../src/robots/probe/probe.ts';
 import { Recorder, Store } from '../../src/store/index.ts';
 import { trainOnline } from '../../src/studio/train.ts';
@@ -28,7 +29,7 @@ async function learnProbe(actionDim: number, target: number) {
       spec: robot.spec,
     });
     const results = await trainOnline({
-      robot,
+      robot: new SafeRobot(robot),
       link,
       policy: new PolicyRunner(4, actionDim, [config.logStdMin, config.logStdMax]),
       recorder,

@@ -3,7 +3,7 @@
 // joined end to end.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CALL_CHANNEL, EVENT_CHANNEL, type TandemApi } from '../../src/main/api.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL, type DesktopBridge } from '../../src/protocol/desktop.ts';
 import { forwardEvents, serveCalls } from '../../src/main/ipc.ts';
 import { createApi, exposeApi, type PreloadIpc } from '../../src/main/preload-api.ts';
 import type { StudioCall, StudioEvent } from '../../src/protocol/studio.ts';
@@ -18,7 +18,7 @@ describe('the preload', () => {
     const bridge = new FakeContextBridge();
     exposeApi(bridge, new FakeIpcRenderer() as unknown as PreloadIpc);
     assert.deepEqual([...bridge.exposed.keys()], ['tandem']);
-    const api = bridge.exposed.get('tandem') as TandemApi;
+    const api = bridge.exposed.get('tandem') as DesktopBridge;
     assert.deepEqual(Object.keys(api).sort(), ['call', 'on']);
   });
 

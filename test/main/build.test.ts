@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runInNewContext } from 'node:vm';
-import type { TandemApi } from '../../src/main/api.ts';
+import type { DesktopBridge } from '../../src/protocol/desktop.ts';
 import { buildShell } from '../../src/main/build.ts';
 import { FakeContextBridge, FakeIpcRenderer } from './fakes.ts';
 
@@ -34,7 +34,7 @@ describe('the desktop shell’s bundles', () => {
       },
     });
     assert.deepEqual(required, ['electron']);
-    const api = bridge.exposed.get('tandem') as TandemApi;
+    const api = bridge.exposed.get('tandem') as DesktopBridge;
     assert.equal(await api.call({ method: 'status' }), 'pong');
     await assert.rejects(api.call({ method: 'eval' } as never), /malformed call/);
     assert.equal(ipc.invoked.length, 1);

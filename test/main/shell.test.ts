@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { after, beforeEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { WebSocketServer } from 'ws';
-import { CALL_CHANNEL, EVENT_CHANNEL } from '../../src/main/api.ts';
+import type { StudioClient } from '../../renderer/api/client.ts';
 import {
   runShell,
   type ShellElectron,
@@ -19,11 +19,11 @@ import {
 import {
   connectStudio,
   parseAddresses,
-  type StudioLink,
   type StudioProcess,
   type StudioProcessOptions,
   startStudioProcess,
 } from '../../src/main/studio-process.ts';
+import { CALL_CHANNEL, EVENT_CHANNEL } from '../../src/protocol/desktop.ts';
 import type { StudioCall, StudioEvent } from '../../src/protocol/studio.ts';
 import { FakeApp, FakeIpcMain, FakeSession, FakeWindow } from './fakes.ts';
 
@@ -112,7 +112,7 @@ describe('runShell: the desktop studio put together (fake Electron)', () => {
       },
       connect: async (url) => {
         assert.equal(url, studio.rpcUrl);
-        return link as unknown as StudioLink;
+        return link as unknown as StudioClient;
       },
     });
     assert.ok(shell);
@@ -157,7 +157,7 @@ describe('runShell: the desktop studio put together (fake Electron)', () => {
     await runShell(first.electron, {
       ...options,
       startStudio: async () => studio as unknown as StudioProcess,
-      connect: async () => fakeLink() as unknown as StudioLink,
+      connect: async () => fakeLink() as unknown as StudioClient,
     });
     const window = FakeWindow.created[0]!;
     window.minimized = true;
@@ -187,7 +187,7 @@ describe('runShell: the desktop studio put together (fake Electron)', () => {
       ...options,
       log: (m) => logged.push(m),
       startStudio: async () => studio as unknown as StudioProcess,
-      connect: async () => fakeLink() as unknown as StudioLink,
+      connect: async () => fakeLink() as unknown as StudioClient,
     });
     studio.crash(1);
     await new Promise((r) => setTimeout(r, 10));
@@ -207,7 +207,7 @@ describe('runShell: the desktop studio put together (fake Electron)', () => {
         started = opts;
         return fakeStudio() as unknown as StudioProcess;
       },
-      connect: async () => fakeLink() as unknown as StudioLink,
+      connect: async () => fakeLink() as unknown as StudioClient,
     });
     assert.equal(started?.node, '/opt/Tandem/tandem');
     assert.equal(started?.bin, '/opt/Tandem/resources/app/bin/tandem.js');
@@ -375,7 +375,7 @@ setInterval(() => {}, 1000);`,
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const { port } = server.address() as AddressInfo;
-    let link: StudioLink | undefined;
+    let link: StudioClient | undefined;
     try {
       link = await connectStudio(`ws://127.0.0.1:${port}/ws`);
       const events: StudioEvent[] = [];

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ClutchMapper, xrToRobot, type ClutchOptionsInput } from '../../src/operator/clutch.ts';
 import { box, MAX_XR_PACKET_BYTES, RobotSpec, XrPacket } from '../../src/protocol/index.ts';
-import { createRobot, type Robot } from '../../src/robots/index.ts';
-import { PANDA_LIFT_OBS } from '../../src/robots/sim/panda-lift.ts';
-import { SafetyLayer } from '../../src/studio/safety.ts';
+import type { Robot } from '../../src/robots/index.ts';
+import { PANDA_LIFT_OBS, PandaLift } from '../../src/robots/sim/panda-lift.ts';
+import { SafetyLayer } from '../../src/robots/safety.ts';
 
 const M = 0.025;
 type Xyz = [number, number, number];
@@ -248,7 +248,7 @@ describe('ClutchMapper', () => {
 describe('ClutchMapper on the real sim/panda-lift through the safety layer', () => {
   let robot: Robot;
   before(async () => {
-    robot = await createRobot({ task: 'sim/panda-lift' });
+    robot = await PandaLift.create();
   });
   after(() => robot.close());
 

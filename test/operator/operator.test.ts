@@ -49,7 +49,7 @@ describe('CorrectiveOperator on the real panda-lift sim', () => {
       for (let t = 1; t < 100 && !success; t++) {
         const d = operator.decide(obs, bad);
         if (d.intervene && takenAt < 0) takenAt = t;
-        const result = robot.step(d.intervene ? d.action : bad);
+        const result = robot.apply(d.intervene ? d.action : bad);
         obs = result.obs;
         success = result.info.success;
       }
@@ -70,7 +70,7 @@ describe('CorrectiveOperator on the real panda-lift sim', () => {
           handedBack = t;
           break;
         }
-        obs = robot.step(d.action).obs;
+        obs = robot.apply(d.action).obs;
       }
       assert.ok(handedBack >= 4 && handedBack <= 10, `handed back at tick ${handedBack}`);
     } finally {

@@ -735,7 +735,8 @@ describe('without ROS 2', { skip: REAL && 'ROS 2 is here' }, () => {
       Ros2ConfigError,
     );
     const probe = await createRobot({ task: 'probe', options: { actionDim: 2 } });
-    assert.equal(probe.step([0, 0]).reward, 0);
+    probe.reset(0);
+    assert.equal(probe.apply([0, 0]).reward, 0);
   });
 
   it('a loader failure other than a missing module is passed on in its own words', async () => {

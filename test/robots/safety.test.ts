@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { box, RobotSpec, type Mode } from '../../src/protocol/index.ts';
-import { createExpert, createRobot, type Robot } from '../../src/robots/index.ts';
+import { createExpert, type Robot } from '../../src/robots/index.ts';
 import { Probe } from '../../src/robots/probe/probe.ts';
-import { PANDA_LIFT_OBS, WORKSPACE } from '../../src/robots/sim/panda-lift.ts';
+import { PANDA_LIFT_OBS, PandaLift, WORKSPACE } from '../../src/robots/sim/panda-lift.ts';
 import {
   SafetyLayer,
   SafetyOptions,
   type SafetyInput,
   type SafetyResult,
-} from '../../src/studio/safety.ts';
+} from '../../src/robots/safety.ts';
 import { Random } from '../../src/util/random.ts';
 
 const M = 0.025;
@@ -369,7 +369,7 @@ describe('SafetyLayer on the real sim/panda-lift', () => {
   const dist = (a: number[], b: number[]) => Math.hypot(...a.map((v, i) => v - b[i]!));
 
   before(async () => {
-    robot = await createRobot({ task: 'sim/panda-lift' });
+    robot = await PandaLift.create();
   });
   after(() => robot.close());
 

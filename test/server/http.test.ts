@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { HttpStudioClient } from '../../renderer/api/client.ts';
+import { HttpReadApi } from '../../renderer/api/http-read.ts';
 import { createExpert, createRobot } from '../../src/robots/index.ts';
 import { startStudioServer } from '../../src/server/http.ts';
 import { Recorder, Store } from '../../src/store/index.ts';
@@ -56,7 +56,7 @@ describe('browser host (tandem serve)', () => {
   });
 
   it("answers the renderer's client with schema-valid status and episodes", async () => {
-    const client = new HttpStudioClient(base);
+    const client = new HttpReadApi(base);
     const status = await client.status();
     assert.equal(status.episodes, 2);
     assert.equal(status.dbPath, join(dir, 'studio.db'));

@@ -94,7 +94,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       assert.match(paired.error ?? '', /wrong pairing code/);
       const claim = await headset.call(2, { method: 'control', take: true });
       assert.match(claim.error ?? '', /not paired: it may only watch/);
-      const before = session.headset!.counters().accepted;
+      const before = session.operator.headset!.counters().accepted;
       for (let seq = 1; seq <= 10; seq++) {
         const p = -0.01 * seq; // 10 cm forward over the frames, clutch and trigger held
         const answer = await headset.call(10 + seq, {
@@ -105,7 +105,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
         assert.match(answer.error ?? '', /only from the paired headset in control/);
         await ticks(1);
       }
-      assert.equal(session.headset!.counters().accepted, before, 'no frame was taken');
+      assert.equal(session.operator.headset!.counters().accepted, before, 'no frame was taken');
       assert.ok(dist(await ticks(3), start) < 1e-3, 'the tool point did not move');
     } finally {
       await headset.close();
@@ -125,7 +125,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       assert.equal(first.seq, 1);
       assert.ok(first.receivedAt >= first.t! - 1, 'the ack echoes the stamp; it came after it');
       const latched = await ticks(2, stream);
-      const counted = session.headset!.counters();
+      const counted = session.operator.headset!.counters();
 
       const moved = xrFrame({ seq: seq + 2, position: [0, 1, -0.08], squeeze: true });
       const bad: [unknown, string][] = [
@@ -145,7 +145,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       for (const [packet, expected] of bad) {
         assert.equal((await xr(packet)).result, expected, JSON.stringify(packet).slice(0, 80));
       }
-      const counters = session.headset!.counters();
+      const counters = session.operator.headset!.counters();
       assert.equal(counters.malformed - counted.malformed, 2);
       assert.equal(counters.oversized - counted.oversized, 1);
       assert.equal(counters.outOfOrder - counted.outOfOrder, 2);
@@ -167,7 +167,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
   it('frames faster than the rate bound are dropped unread and counted', async () => {
     const headset = await pairedHeadset();
     try {
-      const before = session.headset!.counters();
+      const before = session.operator.headset!.counters();
       // 20 frames back to back (no pacing): beyond the burst of 5, most come sooner than 1/150 s after the last.
       const acks = (await Promise.all(
         Array.from({ length: 20 }, (_, i) =>
@@ -176,7 +176,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
       )) as XrAck[];
       const dropped = acks.filter((a) => a.result === 'too-fast').length;
       assert.ok(dropped >= 10, `${dropped} of 20 dropped`);
-      const after = session.headset!.counters();
+      const after = session.operator.headset!.counters();
       assert.equal(after.tooFast - before.tooFast, dropped);
       assert.equal(after.accepted - before.accepted, 20 - dropped);
     } finally {
@@ -200,8 +200,12 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
     } finally {
       await headset.close();
     }
-    await new Promise((r) => setTimeout(r, 50)); // the server sees the close
-    assert.equal(session.modes.mode, 'paused');
+    // The server sees the close on its own socket: wait for that, not a fixed time.
+    const mode = (): string => session.modes.mode; // (not narrowed by the assertion above)
+    for (const deadline = Date.now() + 10_000; mode() !== 'paused';) {
+      assert.ok(Date.now() < deadline, `still ${mode()} 10 s after the disconnect`);
+      await sleep(5);
+    }
     const heldAt = tcp();
     assert.ok(dist(await ticks(5), heldAt) < 1e-3, 'held still after the disconnect');
     session.flush();
@@ -231,7 +235,7 @@ describe('the headset over WebSocket: pairing, control, bad frames, faults (real
           assert.equal(answer.ok, false, call.method);
           assert.match(answer.error ?? '', /only watches|studio's machine/, call.method);
         }
-        assert.equal(session.teleop.latest, undefined);
+        assert.equal(session.operator.teleop.latest, undefined);
         const stop = await watcher.call(3, {
           method: 'mode',
           command: { type: 'e-stop', origin: 'headset' },

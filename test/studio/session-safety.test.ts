@@ -148,7 +148,7 @@ describe('studio session: e-stop and stale operator input, on the real sim', () 
         assert.throws(() => session.teleopPacket(bad), /teleop packet refused/);
       }
       await session.runHeadless({ ticks: 2, learnerStepsPerTick: 0 });
-      assert.deepEqual(session.teleop.latest?.action, [0, 0, 0, -1]);
+      assert.deepEqual(session.operator.teleop.latest?.action, [0, 0, 0, -1]);
       for (const a of actions) assert.deepEqual(a.slice(0, 3), [0, 0, 0]);
     } finally {
       await session.close();

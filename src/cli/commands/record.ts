@@ -1,9 +1,9 @@
 import { TaskConfig, type RunConfig } from '../../protocol/index.ts';
-import { createExpert, createRobot } from '../../robots/index.ts';
+import { createRobot } from '../../robots/index.ts';
 import { Recorder } from '../../store/index.ts';
 import { recordEpisodes } from '../../studio/record.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
-import { codeVersion, dbPathFrom, openStore } from '../common.ts';
+import { codeVersion, dbPathFrom, openStore, SAFETY_FLAG_HELP, safetyFlags } from '../common.ts';
 import { ProgressBar } from '../progress.ts';
 import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
@@ -19,6 +19,7 @@ Options:
   --seed N             episode i is reset with seed N+i (default 0)
   --kind KIND          demo | train | eval (default demo)
   --db PATH            database file (default: the data folder, see tandem --help)
+${SAFETY_FLAG_HELP}
 ${taskOptionFlags}
 `;
 
@@ -36,6 +37,7 @@ export const record: Command = {
         seed: { type: 'string' },
         kind: { type: 'string' },
         db: { type: 'string' },
+        safety: { type: 'string', multiple: true },
         ...taskOptionsFrom.options,
       },
       usage,
@@ -56,17 +58,19 @@ export const record: Command = {
     const episodes = intFlag('episodes', values.episodes, 10, 1);
     const seed = intFlag('seed', values.seed, 0);
     const task = TaskConfig.parse({ task: taskName, options: taskOptionsFrom.parse(values) });
-    const config: RunConfig = { command: 'record', task, operator, episodes, seed };
+    const safety = safetyFlags(values.safety);
+    const config: RunConfig = { command: 'record', task, operator, episodes, seed, safety };
 
     const dbPath = dbPathFrom(values.db);
     const store = openStore(values.db);
-    const robot = await createRobot(task);
+    const robot = await createRobot(task, safety);
     const recorder = new Recorder(store);
     try {
       console.log(`tandem record: ${task.task} ${JSON.stringify(task.options)}`);
       console.log(
         `  operator ${operator}, ${episodes} ${kind} episodes from seed ${seed}, db ${dbPath}`,
       );
+      console.log(`  safety ${JSON.stringify(robot.safety.settings)}`);
       const runId = store.createRun({
         command: 'record',
         task: task.task,
@@ -81,7 +85,7 @@ export const record: Command = {
       bar.update(0);
       recordEpisodes({
         robot,
-        expert: createExpert(robot),
+        expert: robot.expert(),
         recorder,
         runId,
         episodes,

@@ -24,7 +24,7 @@ database), as WebXR requires; a headset pairs with the 6-digit code printed here
 UI before it can drive.
 
 Options:
-  --task TASK          sim/panda-lift (default) | probe
+  --task TASK          sim/panda-lift (default) | probe | ros2
   --operator WHO       human (teleop packets; default) | scripted (the task's expert corrects
                        the policy by itself, and drives BC-warmup)
   --intervention S     hold (default: intervene while the button is held) | toggle
@@ -83,7 +83,7 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
     operatorFault: fault,
     realtime,
     seed: intFlag('seed', values.seed, 0),
-    // One learner thread live: the other core keeps the control loop on time (BENCHMARKS.md, loop).
+    // One learner thread live: the other core keeps the control loop on time (docs/BENCHMARKS.md, "loop").
     learner: { threads: 1 },
   };
 }
@@ -135,7 +135,7 @@ export async function serveStudio(values: ServeValues): Promise<void> {
       );
     }
     console.log(
-      `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.safety.settings)}`,
+      `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.robot.safety.settings)}`,
     );
     const status = session.status();
     console.log(

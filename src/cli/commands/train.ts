@@ -2,13 +2,18 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LearnerConfig } from '../../learner/config.ts';
 import { BACKENDS, type BackendName } from '../../learner/backend.ts';
-import { LearnerLink, packTransitions } from '../../learner/link.ts';
-import { PolicyRunner } from '../../learner/policy.ts';
+import type { LearnerLink } from '../../learner/link.ts';
 import { LEARNER_PRESETS } from '../../learner/presets.ts';
-import { RunConfig, TaskConfig, type TrainSettings } from '../../protocol/index.ts';
-import { createRobot, type Robot } from '../../robots/index.ts';
+import {
+  type HealthAlert,
+  RunConfig,
+  TaskConfig,
+  type TrainSettings,
+} from '../../protocol/index.ts';
+import { createRobot, type SafeRobot } from '../../robots/index.ts';
 import { Recorder, Store, type StoredCheckpoint } from '../../store/index.ts';
-import { LearnerMonitor } from '../../studio/learner-monitor.ts';
+import type { LoopFigures } from '../../studio/learner-monitor.ts';
+import { openLearnerSide } from '../../studio/learner-side.ts';
 import { type LoopState, trainOnline } from '../../studio/train.ts';
 import {
   onlineTransitions,
@@ -17,7 +22,14 @@ import {
   saveTrainCheckpoint,
 } from '../../studio/train-checkpoints.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
-import { codeVersion, dbPathFrom, openStore } from '../common.ts';
+import {
+  codeVersion,
+  dbPathFrom,
+  keyValueFlags,
+  openStore,
+  SAFETY_FLAG_HELP,
+  safetyFlags,
+} from '../common.ts';
 import { ProgressBar } from '../progress.ts';
 import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
@@ -42,6 +54,7 @@ Options:
                        --env-steps is then the new total
   --backend NAME       force a TensorFlow.js backend: ${BACKENDS.join(' | ')}
   --set KEY=VALUE      a learner setting (repeatable), e.g. --set utd=4 --set ensembleSize=10
+${SAFETY_FLAG_HELP}
   --seed N             (default 0)
   --db PATH            database file (default: the data folder)
 ${taskOptionFlags}
@@ -72,22 +85,15 @@ const TASK_DEFAULTS = {
   },
 } as const;
 
-/** `--set key=value` pairs as a learner-config object (numbers, booleans and lists parsed as JSON). */
-function learnerOverrides(pairs: string[]): Record<string, unknown> {
-  return Object.fromEntries(
-    pairs.map((pair) => {
-      const at = pair.indexOf('=');
-      if (at <= 0) throw new UsageError(`--set takes KEY=VALUE, got "${pair}"`);
-      const raw = pair.slice(at + 1);
-      let value: unknown = raw;
-      try {
-        value = JSON.parse(raw);
-      } catch {
-        // not JSON: keep the text (e.g. actorLoss=sac+bc)
-      }
-      return [pair.slice(0, at), value];
-    }),
+/** Prints a health alert as it is raised or cleared, with the probable cause and what to try. */
+function printAlert(alert: HealthAlert): void {
+  process.stderr.write(
+    `\nhealth ${alert.state}: ${alert.pathology} at learner step ${alert.step}: ${alert.evidence}\n`,
   );
+  if (alert.state === 'raised')
+    process.stderr.write(
+      `  probable cause: ${alert.probableCause}\n  try: ${alert.whatToTry.join('; ')}\n`,
+    );
 }
 
 /** The demo transitions of a database file or of run:ID in the run's own database. */
@@ -124,6 +130,8 @@ interface Plan {
   seed: number;
   settings: TrainSettings;
   learner: Record<string, unknown>;
+  /** The safety layer's settings as given (SafetyOptions input). */
+  safety: Record<string, unknown>;
   resume?: { runId: number; checkpoint: StoredCheckpoint; state: LoopState };
 }
 
@@ -155,12 +163,13 @@ function newPlan(values: Record<string, string | string[] | undefined>): Plan {
   const learner = LearnerConfig.parse({
     ...LEARNER_PRESETS[task.task],
     seed,
-    ...learnerOverrides(sets),
+    ...keyValueFlags('set', sets),
   });
   if (demos && learner.actorLoss === 'sac' && !sets.some((s) => s.startsWith('actorLoss='))) {
     learner.actorLoss = 'sac+bc'; // demos: BC-regularised actor with a decaying weight
   }
-  return { task, seed, settings, learner: { ...learner } };
+  const safety = safetyFlags(values.safety as string[] | undefined);
+  return { task, seed, settings, learner: { ...learner }, safety };
 }
 
 /** The stored run's settings and its newest checkpoint, with --env-steps as the new total. */
@@ -180,7 +189,7 @@ function resumePlan(store: Store, values: Record<string, string | string[] | und
   if (!config.success || config.data.command !== 'train' || !config.data.train) {
     throw new UsageError(`--resume ${runId}: run ${runId} is not a tandem train run`);
   }
-  const { task, seed, train: stored } = config.data;
+  const { task, seed, train: stored, safety = {} } = config.data;
   let point: ReturnType<typeof resumePoint>;
   try {
     point = resumePoint(store, runId);
@@ -200,6 +209,7 @@ function resumePlan(store: Store, values: Record<string, string | string[] | und
     seed,
     settings: { ...stored, envSteps },
     learner,
+    safety,
     resume: { runId, ...point },
   };
 }
@@ -225,6 +235,7 @@ export const train: Command = {
         resume: { type: 'string' },
         backend: { type: 'string' },
         set: { type: 'string', multiple: true },
+        safety: { type: 'string', multiple: true },
         seed: { type: 'string' },
         db: { type: 'string' },
         ...taskOptionsFrom.options,
@@ -240,15 +251,13 @@ export const train: Command = {
     const fresh = values.resume === undefined ? newPlan(flags) : undefined;
     const store = openStore(values.db);
     let link: LearnerLink | undefined;
-    let robot: Robot | undefined;
+    let robot: SafeRobot | undefined;
     let recorder: Recorder | undefined;
     try {
       const plan = fresh ?? resumePlan(store, flags);
       const { task, seed, settings, resume } = plan;
       const { envSteps, randomSteps, evalEvery, evalEpisodes, checkpointEvery } = settings;
-      robot = await createRobot(task);
-      const obsDim = robot.spec.observation.names.length;
-      const actionDim = robot.spec.action.names.length;
+      robot = await createRobot(task, plan.safety);
       recorder = new Recorder(store);
       console.log(
         resume
@@ -259,6 +268,7 @@ export const train: Command = {
         `  ${envSteps} env steps (${randomSteps} random), eval every ${evalEvery} × ${evalEpisodes} episodes, checkpoint every ${checkpointEvery}, db ${dbPathFrom(values.db)}`,
       );
       console.log(`  learner ${showJson(plan.learner)}`);
+      console.log(`  safety ${showJson(robot.safety.settings)}`);
       const demos = settings.demos ? loadDemos(settings.demos, store) : undefined;
       const runId =
         resume?.runId ??
@@ -273,50 +283,34 @@ export const train: Command = {
               ...settings,
               learner: JSON.parse(showJson(plan.learner)) as Record<string, unknown>,
             },
+            safety: plan.safety,
           } satisfies RunConfig,
           spec: robot.spec,
           codeVersion: codeVersion(),
         });
-      const gamma = Number(plan.learner.gamma);
-      const rewardScale = Number(plan.learner.rewardScale);
-      const monitor = new LearnerMonitor(
+      const progress: LoopFigures = { envSteps: 0 };
+      const side = await openLearnerSide({
         store,
         runId,
-        { gamma, rewardScale, actionDim },
-        (alert) => {
-          process.stderr.write(
-            `\nhealth ${alert.state}: ${alert.pathology} at learner step ${alert.step}: ${alert.evidence}\n`,
-          );
-          if (alert.state === 'raised')
-            process.stderr.write(
-              `  probable cause: ${alert.probableCause}\n  try: ${alert.whatToTry.join('; ')}\n`,
-            );
-        },
-      );
-      link = await LearnerLink.start({
-        obsDim,
-        actionDim,
+        spec: robot.spec,
         config: plan.learner,
         ...(values.backend ? { backend: values.backend as BackendName } : {}),
         ...(resume ? { checkpoint: resume.checkpoint.payload } : {}),
-        metricsEvery: 50,
-        onMetrics: (m) => monitor.observe(m),
+        ...(demos ? { demos: demos.transitions } : {}),
+        onAlert: printAlert,
+        loop: () => progress,
       });
-      store.setRunBackend(runId, link.backend);
+      ({ link } = side);
+      const { policy, monitor } = side;
       console.log(`  ${link.backend}`);
       if (demos) {
-        link.add('demo', packTransitions(demos.transitions, obsDim, actionDim));
         console.log(
           `  demo buffer: ${demos.transitions.length} transitions from ${demos.episodes} episodes (${settings.demos})`,
         );
       }
-      const policy = new PolicyRunner(obsDim, actionDim, [
-        Number(link.config.logStdMin),
-        Number(link.config.logStdMax),
-      ]);
       if (resume) {
         const online = onlineTransitions(store, runId, resume.state.lastEpisodeId);
-        if (online.length > 0) link.add('online', packTransitions(online, obsDim, actionDim));
+        link.feed(online);
         await link.checkBuffers();
         policy.load(await link.train(0));
         console.log(
@@ -335,7 +329,7 @@ export const train: Command = {
         evalEvery,
         evalEpisodes,
         seed,
-        monitor,
+        progress,
         policy,
         learnerStepsPerEnvStep: 1,
         ...(resume ? { resume: resume.state } : {}),

@@ -1,12 +1,15 @@
-// What the preload and the main process agree on: the IPC channels, the answer envelope, and the
-// API the preload puts on `window.tandem`. No Electron import here: the renderer may import the
-// types, the tests the schemas.
+// The desktop window's bridge: what the preload puts on the page's `window`, and the IPC channels
+// and answer envelope the preload and the main process agree on. No Electron here: the renderer
+// reads the bridge's key and type, the main process and the preload the rest.
 import { z } from 'zod';
-import type { StudioCall, StudioEvent } from '../protocol/studio.ts';
+import type { StudioCall, StudioEvent } from './studio.ts';
+
+/** The key of the bridge on the page's window (`window.tandem`): there only in the desktop app. */
+export const DESKTOP_BRIDGE = 'tandem';
 
 /** invoke(CALL_CHANNEL, StudioCall) → IpcAnswer. */
 export const CALL_CHANNEL = 'tandem:call';
-/** main → renderer: one StudioEvent per message. */
+/** main → page: one StudioEvent per message. */
 export const EVENT_CHANNEL = 'tandem:event';
 
 /** The main process's answer to a call: never a thrown error (its text would be mangled). */
@@ -17,17 +20,14 @@ export const IpcAnswer = z.union([
 export type IpcAnswer = z.infer<typeof IpcAnswer>;
 
 /**
- * The studio's calls and events, the same as the WebSocket RPC's: as the main process reaches it
- * (the studio process's RPC, or a Session). `call` rejects with the studio's reason for a refused
- * or malformed call; `on` returns the function that unsubscribes.
+ * `window.tandem`: the studio's calls and events across the preload bridge. `call` resolves with
+ * the studio's result (unparsed: the client parses it by its method's answer schema) and rejects
+ * with the studio's reason for a refused or malformed call; `on` returns the unsubscribe.
  */
-export interface StudioBackend {
+export interface DesktopBridge {
   call(call: StudioCall): Promise<unknown>;
   on(listener: (event: StudioEvent) => void): () => void;
 }
-
-/** `window.tandem` in the desktop app: the same API, across the preload bridge. */
-export type TandemApi = StudioBackend;
 
 /** The first zod issue as one line: "path: message". */
 export function firstIssue(error: z.ZodError): string {

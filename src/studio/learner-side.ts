@@ -1,0 +1,88 @@
+import type { BackendName } from '../learner/backend.ts';
+import { LearnerConfig } from '../learner/config.ts';
+import { LearnerLink, packTransitions } from '../learner/link.ts';
+import type { PolicyWeights } from '../learner/messages.ts';
+import { PolicyRunner } from '../learner/policy.ts';
+import type { HealthAlert, RobotSpec } from '../protocol/index.ts';
+import type { Store } from '../store/index.ts';
+import { LearnerMonitor, type LoopFigures } from './learner-monitor.ts';
+
+export interface LearnerSideOptions {
+  store: Store;
+  runId: number;
+  spec: RobotSpec;
+  /** The learner config (LearnerConfig input; a checkpoint's config wins over it). */
+  config: Record<string, unknown>;
+  backend?: BackendName;
+  /** A checkpoint payload to continue from. */
+  checkpoint?: Uint8Array;
+  /** Transitions for the demo buffer at start (recorded demonstrations). */
+  demos?: Parameters<typeof packTransitions>[0];
+  onAlert: (alert: HealthAlert) => void;
+  /** The loop's figures, read with each metrics record. */
+  loop: () => LoopFigures;
+  /**
+   * How a metrics record reaches the monitor (which writes SQLite): at once by default; the live
+   * session queues it for the slack after a tick.
+   */
+  deliverMetrics?: (metrics: Record<string, number>, monitor: LearnerMonitor) => void;
+  /** Weights published while free-running, after the policy runner has staged them. */
+  onWeights?: (weights: PolicyWeights) => void;
+}
+
+/** The learner as a loop sees it: the worker's link, the policy it acts with, the monitor. */
+export interface LearnerSide {
+  link: LearnerLink;
+  policy: PolicyRunner;
+  monitor: LearnerMonitor;
+}
+
+/**
+ * Assembles the learner side of a run, for `tandem serve` (the session) and `tandem train`
+ * alike: the health monitor, the control-side policy runner, the worker (its backend stored with
+ * the run) and the demo buffer filled. Everything that calls back exists before the worker starts.
+ */
+export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide> {
+  const obsDim = opts.spec.observation.names.length;
+  const actionDim = opts.spec.action.names.length;
+  // The figures the control side needs (a stored config writes ∞ as "Infinity": the worker
+  // reads those back; none of these four can be one).
+  const config = LearnerConfig.parse(
+    Object.fromEntries(
+      Object.entries(opts.config).filter(
+        ([, v]) => !['Infinity', '-Infinity', 'NaN'].includes(String(v)),
+      ),
+    ),
+  );
+  const monitor = new LearnerMonitor({
+    store: opts.store,
+    runId: opts.runId,
+    context: { gamma: config.gamma, rewardScale: config.rewardScale, actionDim },
+    onAlert: opts.onAlert,
+    loop: opts.loop,
+  });
+  const policy = new PolicyRunner(obsDim, actionDim, [config.logStdMin, config.logStdMax]);
+  const deliver = opts.deliverMetrics ?? ((m, to) => to.observe(m));
+  const link = await LearnerLink.start({
+    obsDim,
+    actionDim,
+    config: opts.config,
+    ...(opts.backend ? { backend: opts.backend } : {}),
+    ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
+    metricsEvery: 50,
+    onMetrics: (m) => deliver(m, monitor),
+    onWeights: (w) => {
+      policy.stage(w);
+      opts.onWeights?.(w);
+    },
+  });
+  try {
+    opts.store.setRunBackend(opts.runId, link.backend);
+    const demos = opts.demos ?? [];
+    if (demos.length > 0) link.add('demo', packTransitions(demos, obsDim, actionDim));
+    return { link, policy, monitor };
+  } catch (err) {
+    await link.close();
+    throw err;
+  }
+}
