@@ -50,8 +50,8 @@ export const StudioAnswer = {
 export type StudioAnswerOf<M extends StudioMethod> = z.infer<(typeof StudioAnswer)[M]>;
 
 /**
- * Which recorded episodes `episodes` lists (the `filter` of the call; the store checks it with its
- * EpisodeFilter, of the same shape). Times are epoch ms on the start time, `until` excluded.
+ * Which recorded episodes `episodes` lists (the `filter` of the call), and what the store's
+ * `listEpisodes` takes (its EpisodeFilter). Times are epoch ms on the start time, `until` excluded.
  */
 export const EpisodeQuery = z
   .object({

@@ -1,25 +1,8 @@
-import { z } from 'zod';
-import { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
+import { EpisodeQuery } from '../protocol/index.ts';
 
-/** Which episodes `Store.listEpisodes` returns; times are epoch ms on `startedAt`, `until` excluded. */
-export const EpisodeFilter = z
-  .object({
-    runId: z.number().int().positive().optional(),
-    task: z.string().optional(),
-    kind: EpisodeKind.optional(),
-    outcome: EpisodeOutcome.optional(),
-    /** true: episodes with at least one intervened step; false: episodes with none. */
-    intervened: z.boolean().optional(),
-    label: z.enum(['success', 'failure']).optional(),
-    since: z.number().optional(),
-    until: z.number().optional(),
-    includeDeleted: z.boolean().optional(),
-    order: z.enum(['newest', 'oldest', 'longest', 'return']).optional(),
-    limit: z.number().int().nonnegative().optional(),
-    offset: z.number().int().nonnegative().optional(),
-  })
-  .strict();
-export type EpisodeFilter = z.infer<typeof EpisodeFilter>;
+/** Which episodes `Store.listEpisodes` returns: the RPC's EpisodeQuery (protocol/rpc.ts). */
+export const EpisodeFilter = EpisodeQuery;
+export type EpisodeFilter = EpisodeQuery;
 
 const ORDER_BY: Record<NonNullable<EpisodeFilter['order']>, string> = {
   newest: 'started_at DESC, id DESC',

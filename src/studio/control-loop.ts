@@ -35,6 +35,12 @@ export interface ControlLoopOptions {
   afterTick?: (info: TickInfo) => void;
   /** Busy-wait this long before each deadline (ms); 0: timer only. */
   spinMs?: number;
+  /**
+   * Whether the next tick needs its start to the sub-millisecond (default: always). While it says
+   * no (a paused studio: nothing moves), the loop sleeps to the deadline without spinning, so an
+   * idle studio costs next to no CPU.
+   */
+  precise?: () => boolean;
   /** Called when a tick or afterTick throws; the loop stops after it. */
   onError?: (err: unknown) => void;
   /** Samples kept for the statistics (a ring). */
@@ -69,6 +75,7 @@ export class ControlLoop {
   readonly #tick: ControlLoopOptions['tick'];
   readonly #afterTick: ControlLoopOptions['afterTick'];
   readonly #spinMs: number;
+  readonly #precise: () => boolean;
   readonly #onError: ControlLoopOptions['onError'];
   readonly #clock: Clock;
   readonly #late: Ring;
@@ -95,6 +102,7 @@ export class ControlLoop {
     this.#tick = opts.tick;
     this.#afterTick = opts.afterTick;
     this.#spinMs = Math.min(opts.spinMs ?? 2, this.periodMs / 2);
+    this.#precise = opts.precise ?? (() => true);
     this.#onError = opts.onError;
     this.#clock = opts.clock ?? systemClock;
     const window = opts.window ?? 10_000;
@@ -151,7 +159,8 @@ export class ControlLoop {
 
   #schedule(): void {
     if (!this.#running) return;
-    const wait = this.#dueAt(this.#next) - this.#clock.now() - this.#spinMs;
+    const spin = this.#precise() ? this.#spinMs : 0;
+    const wait = this.#dueAt(this.#next) - this.#clock.now() - spin;
     const run = this.#run;
     this.#cancel = this.#clock.after(Math.max(0, wait), () => this.#fire(run));
   }

@@ -32,6 +32,8 @@ export class LiveLoop {
     realtime: SessionConfig['realtime'];
     tick: () => void;
     afterTick: () => void;
+    /** Whether ticks need sub-millisecond starts now (not while nothing moves). */
+    precise: () => boolean;
     onError: (err: unknown) => void;
   }): void {
     if (this.running) return;
@@ -48,6 +50,7 @@ export class LiveLoop {
       clock: this.#clock,
       tick: opts.tick,
       afterTick: opts.afterTick,
+      precise: opts.precise,
       onError: opts.onError,
     });
     this.#loop.start();

@@ -265,6 +265,8 @@ export class Session {
       tick: () => this.#runTick(),
       // The slack after a tick: every SQLite write of the tick (steps, episodes, events, metrics).
       afterTick: () => this.#writes.drain(),
+      // Paused or e-stopped, nothing moves: no need to spin for a sub-millisecond start.
+      precise: () => this.modes.driver() !== 'none',
       onError: (err) => {
         this.modes.apply({ type: 'e-stop', origin: 'safety' }, this.#clock.now());
         this.#alarm(`control loop stopped: ${err instanceof Error ? err.message : String(err)}`);

@@ -194,6 +194,13 @@ export async function benchLoop({ quick = false } = {}): Promise<BenchResult> {
         normal.map((x) => x.learnerStepsPerS),
       ),
       figure(
+        `${rateHz} Hz: ticks that wrote to SQLite (every write is queued for the slack after a tick)`,
+        'ticks',
+        busy.map((x) => x.status.loop.writesInTicks),
+        0,
+        true,
+      ),
+      figure(
         `${rateHz} Hz: learner steps per online transition (effective UTD; bound 20)`,
         'steps',
         busy.map((x) => x.status.learner.updateToData),

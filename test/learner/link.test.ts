@@ -1,28 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type LearnerPace, LearnerLink, packTransitions } from '../../src/learner/link.ts';
+import { type LearnerPace, LearnerLink } from '../../src/learner/link.ts';
 import type { PolicyWeights } from '../../src/learner/messages.ts';
-import { Random } from '../../src/util/random.ts';
+import { ACT, batch, OBS } from './batches.ts';
 
-const OBS = 4;
-const ACT = 2;
 const CONFIG = { hidden: [32, 32], batchSize: 32, seed: 9 };
-
-function batch(seed: number, n: number) {
-  const rng = new Random(seed);
-  const vec = (k: number) => Float32Array.from({ length: k }, () => rng.uniform(-1, 1));
-  return packTransitions(
-    Array.from({ length: n }, () => ({
-      obs: vec(OBS),
-      action: vec(ACT),
-      reward: rng.normal(),
-      nextObs: vec(OBS),
-      done: false,
-    })),
-    OBS,
-    ACT,
-  );
-}
 
 async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;

@@ -1,32 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type LearnerPace, LearnerLink, packTransitions } from '../../src/learner/link.ts';
+import { type LearnerPace, LearnerLink } from '../../src/learner/link.ts';
 import { FreeRunOptions, type PolicyWeights } from '../../src/learner/messages.ts';
-import { Random } from '../../src/util/random.ts';
+import { ACT, batch, OBS } from './batches.ts';
 
 // The free-running learner's pace bound (issue 12, item 7): at most `maxUpdatesPerTransition`
 // learner steps per online transition, none on demos alone, idle (waiting for a message) at the
 // bound. Every wait here is for a report from the worker, never a sleep for something not to happen.
 
-const OBS = 4;
-const ACT = 2;
 const CONFIG = { hidden: [32, 32], batchSize: 32, seed: 3 };
-
-function batch(seed: number, n: number) {
-  const rng = new Random(seed);
-  const vec = (k: number) => Float32Array.from({ length: k }, () => rng.uniform(-1, 1));
-  return packTransitions(
-    Array.from({ length: n }, () => ({
-      obs: vec(OBS),
-      action: vec(ACT),
-      reward: rng.normal(),
-      nextObs: vec(OBS),
-      done: false,
-    })),
-    OBS,
-    ACT,
-  );
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createRobot } from '../../src/robots/index.ts';
+import { createRobot, SafeRobot } from '../../src/robots/index.ts';
 import {
   createRos2Robot,
   loadRcl,
@@ -421,6 +421,24 @@ describe('ROS 2 robot over rclnodejs' + (REAL ? ' (real ROS 2)' : ' (RclStandIn)
     await until(() => twists.length === 3, 'motion again');
     assert.equal(moving.info.held, undefined);
     assert.ok(Math.abs((twists[2]!.twist as { linear: { z: number } }).linear.z - 0.1) < 1e-12);
+  });
+
+  it('behind the safety layer (as every loop drives it), NaN holds and a too-long step is shortened before a twist is sent', async () => {
+    const { robot, twists } = await pandaUp();
+    const safe = new SafeRobot(robot, { maxStepMetres: 0.005 });
+    safe.reset(0);
+    const nan = safe.apply([Number.NaN, 0, 0, 1]);
+    assert.equal(nan.safety.verdict, 'held');
+    assert.deepEqual(nan.safety.reasons, ['nan']);
+    await until(() => twists.length === 1, 'the hold');
+    assert.deepEqual((twists[0]!.twist as { linear: unknown }).linear, { x: 0, y: 0, z: 0 });
+    const big = safe.apply([5, 0, 0, 1]);
+    assert.equal(big.safety.verdict, 'clamped');
+    assert.deepEqual(big.safety.reasons, ['bounds', 'delta']);
+    await until(() => twists.length === 2, 'the clamped motion');
+    // 0.005 m in one 10 Hz period: 0.05 m/s, not the 1 unit (0.1 m/s) the box allows, nor 5.
+    const x = (twists[1]!.twist as { linear: { x: number } }).linear.x;
+    assert.ok(x > 0.049 && x <= 0.05 + 1e-9, `linear.x ${x}`);
   });
 
   it('in a studio session, a silent topic holds the robot, raises one alarm and pauses', async () => {

@@ -55,23 +55,37 @@ describe('tandem serve: a live session driven over the WebSocket RPC', () => {
       const mode = (m: string) =>
         call({ method: 'mode', command: { type: 'set-mode', mode: m, origin: 'ui' } });
 
-      assert.ok((await mode('bc-warmup')).ok);
-      await sleep(4000); // 10 Hz: ~40 ticks of the expert driving, the learner training on them
-      assert.ok((await mode('autonomous')).ok);
-      const published = () => events.filter((e) => e.event === 'policy').length;
-      const start = Date.now();
-      while (published() === 0 && Date.now() - start < 20_000) await sleep(100);
-      await sleep(1500);
-      const status = (await call({ method: 'status' })).result as {
+      type Status = {
         running: boolean;
         loop: { ticks: number; missed: number };
         policyVersion: number;
         learner: { steps: number; demo: number };
       };
-      assert.equal(status.running, true);
-      assert.ok(status.loop.ticks >= 50, `${status.loop.ticks} ticks`);
-      assert.ok(published() > 0 && status.policyVersion > 0, 'weights published and swapped in');
-      assert.ok(status.learner.demo >= 30, `${status.learner.demo} demo transitions`);
+      const status = async () => (await call({ method: 'status' })).result as Status;
+      /** Polls the status until `ready` (no fixed sleeps: a slow machine only takes longer). */
+      const until = async (ready: (s: Status) => boolean, what: string) => {
+        const deadline = Date.now() + 60_000;
+        for (;;) {
+          const s = await status();
+          if (ready(s)) return s;
+          assert.ok(Date.now() < deadline, `${what}: ${JSON.stringify(s)}`);
+          await sleep(100);
+        }
+      };
+      const published = () => events.filter((e) => e.event === 'policy').length;
+
+      assert.ok((await mode('bc-warmup')).ok);
+      // The expert drives demo episodes at 10 Hz, the learner training on them.
+      await until((s) => s.learner.demo >= 30, 'demo transitions');
+      assert.ok((await mode('autonomous')).ok);
+      const last = await until(
+        (s) => published() > 0 && s.policyVersion > 0 && s.loop.ticks >= 50,
+        'weights published and swapped in',
+      );
+      assert.equal(last.running, true);
+      assert.ok(last.loop.ticks >= 50, `${last.loop.ticks} ticks`);
+      assert.ok(published() > 0 && last.policyVersion > 0, 'weights published and swapped in');
+      assert.ok(last.learner.demo >= 30, `${last.learner.demo} demo transitions`);
       assert.ok(events.some((e) => e.event === 'telemetry'));
       assert.ok((await call({ method: 'mode', command: { type: 'e-stop', origin: 'ui' } })).ok);
       ws.close();

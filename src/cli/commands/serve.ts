@@ -137,6 +137,9 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     console.log(
       `  run ${session.runId}: ${c.task.task} ${JSON.stringify(c.task.options)} at ${session.rateHz} Hz, operator ${c.operator}, intervention ${c.interventionStyle}, safety ${JSON.stringify(session.robot.safety.settings)}`,
     );
+    console.log(
+      `  learner: at most ${c.maxUpdatesPerTransition} updates per online transition (the UTD bound), publishing every ${c.publishEverySteps} steps or ${c.publishEveryMs} ms`,
+    );
     const status = session.status();
     console.log(
       `  ${status.learner.backend}; RPC ${lan ? 'wss' : 'ws'}://${shownHost}:${port}${RPC_PATH}`,
