@@ -1,4 +1,3 @@
-import type { LearnerSide } from './learner-side.ts';
 import { CorrectiveOperator } from '../operator/corrective.ts';
 import type {
   ModeEvent,
@@ -12,6 +11,7 @@ import type { SafeRobot } from '../robots/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
 import { Episodes } from './episodes.ts';
+import type { LearnerSide } from './learner-side.ts';
 import { LiveLoop } from './live.ts';
 import { ModeMachine, type ModeResult } from './modes.ts';
 import { OperatorInput } from './operator-input.ts';

@@ -81,34 +81,45 @@ export class WriteQueue {
     }
     this.#ops = [];
     this.#drains++;
-    for (const op of ops) {
-      switch (op.kind) {
-        case 'begin':
-          op.handle.id = this.#recorder.beginEpisode(op.start);
-          break;
-        case 'step':
-          this.#recorder.record(idOf(op.handle), op.step);
-          break;
-        case 'end': {
-          const id = idOf(op.handle);
-          this.#recorder.endEpisode(id, op.end);
-          op.then?.(id);
-          break;
-        }
-        case 'event':
-          this.#store.addEvent({
-            runId: op.runId,
-            ...(op.handle?.id !== undefined ? { episodeId: op.handle.id } : {}),
-            kind: op.type,
-            payload: op.payload,
-          });
-          break;
-        case 'call':
-          op.fn();
-          break;
+    let done = 0;
+    try {
+      for (const op of ops) {
+        this.#run(op);
+        done++;
       }
+    } finally {
+      // A write that throws is dropped (its error goes on); those after it stay queued, in order.
+      if (done < ops.length) this.#ops = [...ops.slice(done + 1), ...this.#ops];
     }
     this.#recorder.flushIfDue();
+  }
+
+  #run(op: Op): void {
+    switch (op.kind) {
+      case 'begin':
+        op.handle.id = this.#recorder.beginEpisode(op.start);
+        break;
+      case 'step':
+        this.#recorder.record(idOf(op.handle), op.step);
+        break;
+      case 'end': {
+        const id = idOf(op.handle);
+        this.#recorder.endEpisode(id, op.end);
+        op.then?.(id);
+        break;
+      }
+      case 'event':
+        this.#store.addEvent({
+          runId: op.runId,
+          ...(op.handle?.id !== undefined ? { episodeId: op.handle.id } : {}),
+          kind: op.type,
+          payload: op.payload,
+        });
+        break;
+      case 'call':
+        op.fn();
+        break;
+    }
   }
 
   /** Drains and writes every step now. */
