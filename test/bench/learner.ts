@@ -1,6 +1,6 @@
 // The learner's speed: critic and full SAC updates per second for ensembles of 2 and 10 on the
 // backend chosen, side by side with the same workload in PyTorch (test/bench/sac_peer.py, run as
-// docs/TOOLCHAIN.md prescribes), and batch-1 policy latency in tfjs and in the plain-TS
+// docs/SETUP.md prescribes), and batch-1 policy latency in tfjs and in the plain-TS
 // PolicyRunner.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -32,7 +32,7 @@ const PEER_INSTALL = 'apt-get install -y python3-torch libopenblas0-openmp';
 const OPENBLAS_OPENMP = '/usr/lib/x86_64-linux-gnu/openblas-openmp';
 const PEER_SCRIPT = fileURLToPath(new URL('./sac_peer.py', import.meta.url));
 
-/** docs/TOOLCHAIN.md: OpenMP OpenBLAS on 2 threads, core detection left alone; the peer only. */
+/** docs/SETUP.md: OpenMP OpenBLAS on 2 threads, core detection left alone; the peer only. */
 function peerEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -499,10 +499,10 @@ export async function benchLearner(
     `workload: obs ${OBS_DIM}, action ${ACTION_DIM}, batch ${BATCH}, hidden ${HIDDEN.join('×')}, LayerNorm critics, min over a random subset of ${MIN_SUBSET} target critics, utd 1, buffers full (${ONLINE_SIZE.toLocaleString('en-US')} online + ${DEMO_SIZE.toLocaleString('en-US')} demo, half of each batch from each); a critic update is a learner step with actorEvery 2³¹, a full SAC update adds one actor and one temperature update`,
     backendLine,
     peerInfo
-      ? `PyTorch peer (test/bench/sac_peer.py): torch ${peerInfo.torch}, python ${peerInfo.python} (${peerPython}), ${peerInfo.threads} threads, BLAS ${peerInfo.blas}, OpenBLAS core **${peerInfo.corename}**; LD_LIBRARY_PATH=${OPENBLAS_OPENMP} OMP_NUM_THREADS=2, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (docs/TOOLCHAIN.md)`
+      ? `PyTorch peer (test/bench/sac_peer.py): torch ${peerInfo.torch}, python ${peerInfo.python} (${peerPython}), ${peerInfo.threads} threads, BLAS ${peerInfo.blas}, OpenBLAS core **${peerInfo.corename}**; LD_LIBRARY_PATH=${OPENBLAS_OPENMP} OMP_NUM_THREADS=2, OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset (docs/SETUP.md)`
       : `PyTorch peer **missing** (${peerMissing}): install with \`${PEER_INSTALL}\``,
     ...(peerInfo && peerMissing ? [`PyTorch peer ${peerMissing}`] : []),
-    `each figure: ${repeats} repeats of ≥ ${seconds} s after a warm-up, project and peer one at a time, interleaved, alternating which goes first; ratios under about 1.3× are noise (docs/TOOLCHAIN.md)`,
+    `each figure: ${repeats} repeats of ≥ ${seconds} s after a warm-up, project and peer one at a time, interleaved, alternating which goes first; ratios under about 1.3× are noise (docs/SETUP.md)`,
     `policy latency: ${repeats} repeats of 2,000 calls each after 500 warm-up calls, the same weights (actorWeights); largest action difference tfjs vs PolicyRunner ${maxDiff.toExponential(1)}; the actor has had ${sac.actorUpdates} updates, and ReLU zeroes ${zeros.map(pct).join(' and ')} of its hidden units on these inputs (PolicyRunner skips zero inputs)`,
     `CPU busy from other processes while the bench was idle: ${pct(busyBefore)} before, ${pct(busyAfter)} after, ${busyBetween.map(pct).join(', ')} between repeats`,
     `other processes' share of the CPUs during the kept measurements: median ${pct(foreignKept.length ? median(foreignKept) : undefined)}, max ${pct(foreignKept.length ? Math.max(...foreignKept) : undefined)}; ${redone} measurement(s) redone for exceeding ${pct(FOREIGN_MAX)}`,

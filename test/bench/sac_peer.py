@@ -6,7 +6,7 @@ Adam for critics, actor and temperature, Polyak-averaged targets and a target th
 a random subset of the target critics. Batches are drawn half from an "online" and half from a
 "demo" buffer, both filled with random transitions, inside the timed update (as the project does).
 
-Run it with the environment docs/TOOLCHAIN.md prescribes (OpenMP OpenBLAS, 2 threads). It answers
+Run it with the environment docs/SETUP.md prescribes (OpenMP OpenBLAS, 2 threads). It answers
 JSON lines: first a hello with torch's version and the BLAS kernels in use, then one line per request
 read from stdin ({"cmd": "measure", "ensemble": E, "mode": "critic" | "full", "seconds": s}).
 `--standalone` measures every case once and prints one JSON object instead.

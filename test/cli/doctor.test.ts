@@ -1,5 +1,5 @@
 // `tandem doctor` run for real: it must tell the truth about this machine, which has no Electron
-// binary, no tfjs-node, no ROS 2 (docs/TOOLCHAIN.md): the wasm backend, and better-sqlite3's
+// binary, no tfjs-node, no ROS 2 (docs/SETUP.md): the wasm backend, and better-sqlite3's
 // SQLite.
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';

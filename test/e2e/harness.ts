@@ -1,6 +1,6 @@
 // Shared by the end-to-end tests (test/e2e) and the frame-time bench (test/bench/frame.ts): the
 // studio started as `tandem serve` in a child process, a WebSocket RPC client to it, headless
-// Debian Chromium driven by playwright-core (docs/TOOLCHAIN.md), and PNG pixels read in the
+// Debian Chromium driven by playwright-core (docs/SETUP.md), and PNG pixels read in the
 // browser.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
@@ -30,7 +30,7 @@ export function assertChromium(): void {
   );
 }
 
-/** The launch flags of docs/TOOLCHAIN.md: headless, WebGL2 on SwiftShader, nothing phoning home. */
+/** The launch flags of docs/SETUP.md: headless, WebGL2 on SwiftShader, nothing phoning home. */
 export const CHROMIUM_ARGS = [
   '--no-sandbox',
   '--disable-gpu',

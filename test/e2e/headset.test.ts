@@ -1,5 +1,5 @@
 // The headset path end to end: `tandem serve` (human operator), the headset page (/xr) in headless
-// Chromium with iwer emulating a Meta Quest 3 (docs/TOOLCHAIN.md), paired with the code the studio
+// Chromium with iwer emulating a Meta Quest 3 (docs/SETUP.md), paired with the code the studio
 // shows, in an immersive session. The test moves the emulated right controller with the grip
 // held and the trigger pressed, and checks where it lands: the sim's tool point (telemetry) and the
 // steps in the SQLite file.

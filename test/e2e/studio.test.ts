@@ -1,5 +1,5 @@
 // The studio UI end to end: `tandem serve --operator scripted` in a child process, the built
-// renderer in headless Debian Chromium (playwright-core, SwiftShader WebGL; docs/TOOLCHAIN.md).
+// renderer in headless Debian Chromium (playwright-core, SwiftShader WebGL; docs/SETUP.md).
 // What the UI does is checked where it lands: the studio's RPC `status`, and the SQLite file
 // (events, episodes) opened read-only beside the running studio. Screenshots go to
 // docs/screenshots/.
