@@ -23,21 +23,10 @@ export class WriteQueue {
   readonly #store: Store;
   readonly #recorder: Recorder;
   #ops: Op[] = [];
-  #drains = 0;
 
   constructor(store: Store) {
     this.#store = store;
     this.#recorder = new Recorder(store, { writes: 'caller' });
-  }
-
-  /** Ops waiting for the next drain. */
-  get pending(): number {
-    return this.#ops.length;
-  }
-
-  /** Drains so far. */
-  get drains(): number {
-    return this.#drains;
   }
 
   /** The episode's row is inserted at the next drain; its handle gets the id then. */
@@ -80,7 +69,6 @@ export class WriteQueue {
       return;
     }
     this.#ops = [];
-    this.#drains++;
     let done = 0;
     try {
       for (const op of ops) {
