@@ -4,7 +4,7 @@ import { Episode, RobotSpec, RunConfig, type Step, type Transition } from '../pr
 import { EpisodeFilter, episodeOrderAndPage, episodeWhere } from './episode-filter.ts';
 import { StoreError, messageOf } from './errors.ts';
 import { openDatabase } from './open.ts';
-import { markInterrupted } from './recover.ts';
+import { episodesAsRecovered, markInterrupted } from './recover.ts';
 import { Metric, Run, StoredEvent, optional, parseInput, parseRow } from './rows.ts';
 import { LATEST_SCHEMA, migrate, schemaVersion } from './schema.ts';
 import {
@@ -188,28 +188,38 @@ export class Store {
     );
   }
 
+  /**
+   * The episodes the filter selects. One whose writer died reads as interrupted here, marked in
+   * the file or not yet (see episodesAsRecovered): readers never show a dead run as running.
+   */
   listEpisodes(filter: EpisodeFilter = {}): Episode[] {
     const parsed = parseInput(EpisodeFilter, filter, 'episode filter');
     const where = episodeWhere(parsed);
     const page = episodeOrderAndPage(parsed);
+    const from = episodesAsRecovered(this.db);
     const rows = this.db
-      .prepare(`SELECT ${EPISODE_COLUMNS} FROM episodes${where.sql}${page.sql}`)
-      .all(...where.params, ...page.params) as Row[];
+      .prepare(`SELECT ${EPISODE_COLUMNS} FROM ${from.sql}${where.sql}${page.sql}`)
+      .all(...from.params, ...where.params, ...page.params) as Row[];
     return rows.map(episodeFromRow);
   }
 
   /** How many episodes match the filter (its order, limit and offset are ignored). */
   countEpisodes(filter: EpisodeFilter = {}): number {
     const where = episodeWhere(parseInput(EpisodeFilter, filter, 'episode filter'));
+    const from = episodesAsRecovered(this.db);
     const count = this.db
-      .prepare(`SELECT count(*) FROM episodes${where.sql}`)
+      .prepare(`SELECT count(*) FROM ${from.sql}${where.sql}`)
       .pluck()
-      .get(...where.params);
+      .get(...from.params, ...where.params);
     return count as number;
   }
 
+  /** The episode, read as `listEpisodes` reads it (interrupted if its writer died). */
   getEpisode(id: number): Episode | undefined {
-    const row = this.db.prepare(`SELECT ${EPISODE_COLUMNS} FROM episodes WHERE id = ?`).get(id);
+    const from = episodesAsRecovered(this.db);
+    const row = this.db
+      .prepare(`SELECT ${EPISODE_COLUMNS} FROM ${from.sql} WHERE id = ?`)
+      .get(...from.params, id);
     return row ? episodeFromRow(row as Row) : undefined;
   }
 

@@ -1,7 +1,7 @@
 import type { LearnerLink } from '../learner/link.ts';
 import type { Transition } from '../protocol/index.ts';
 import type { StoredCheckpoint, Store } from '../store/index.ts';
-import { LoopState } from './train.ts';
+import { LoopState, onlineEpisodeSpans } from './train.ts';
 
 /** The event that ties a learner checkpoint to the training loop's state at that moment. */
 export const TRAIN_CHECKPOINT_EVENT = 'train.checkpoint';
@@ -60,17 +60,20 @@ export function resumePoint(
 }
 
 /**
- * The online buffer's contents at a checkpoint: the run's training episodes up to and including
- * `lastEpisodeId`, oldest first, each step as recorded (deleted episodes too: they were trained on).
+ * The online buffer's contents at a checkpoint: the run's training episodes in the state's spans
+ * (see LoopState.onlineEpisodes), oldest first, each step as recorded (deleted episodes too: they
+ * were trained on). Episodes outside the spans, cut by a kill after the checkpoint the run was
+ * resumed from, are left out: the learner that resumed never had them.
  */
 export function onlineTransitions(
   store: Store,
   runId: number,
-  lastEpisodeId: number,
+  state: Pick<LoopState, 'lastEpisodeId' | 'onlineEpisodes'>,
 ): Transition[] {
+  const spans = onlineEpisodeSpans(state);
   return store
     .listEpisodes({ runId, kind: 'train', order: 'oldest', includeDeleted: true, limit: 1e9 })
-    .filter((e) => e.id <= lastEpisodeId)
+    .filter((e) => spans.some(([first, last]) => e.id >= first && e.id <= last))
     .sort((a, b) => a.id - b.id)
     .flatMap((e) => store.readTransitions(e.id, { all: true })); // as trained on, trim or not
 }

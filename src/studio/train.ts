@@ -59,10 +59,27 @@ export const LoopState = z.object({
   rngState: z.number().int(),
   /** The last training episode whose transitions are in the online buffer (0: none). */
   lastEpisodeId: z.number().int().nonnegative(),
+  /**
+   * The training episodes whose transitions are in the online buffer, as id spans [first, last]
+   * (both included), oldest first: one per process that trained the run. A resumed process
+   * begins a span of its own, because the steps a killed process recorded after its checkpoint
+   * (episodes between two spans) never reached the buffer that the resumed learner continues.
+   * States stored before this field: every training episode up to `lastEpisodeId`.
+   */
+  onlineEpisodes: z
+    .array(z.tuple([z.number().int().nonnegative(), z.number().int().nonnegative()]))
+    .optional(),
   /** What the random warm-up actions earned (for the health monitor). */
   randomRewardMean: z.number().optional(),
 });
 export type LoopState = z.infer<typeof LoopState>;
+
+/** The spans of training episode ids in the online buffer at `state` (see LoopState). */
+export function onlineEpisodeSpans(
+  state: Pick<LoopState, 'lastEpisodeId' | 'onlineEpisodes'>,
+): [number, number][] {
+  return state.onlineEpisodes ?? (state.lastEpisodeId > 0 ? [[0, state.lastEpisodeId]] : []);
+}
 
 interface EpisodeRun {
   outcome: EpisodeOutcome;
@@ -117,6 +134,9 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
   let episode = begin('train', episodeSeed);
   let run: EpisodeRun = { outcome: 'timeout', steps: 0, return: 0 };
   let lastEnded = from?.lastEpisodeId ?? 0;
+  // This process's span of the buffer's episodes starts here, after those of the earlier ones.
+  const earlierSpans = from ? onlineEpisodeSpans(from) : [];
+  const firstEpisode = episode;
   let checkpointedAt = from?.envSteps ?? 0;
   let evalDue = false;
   const state = (envSteps: number): LoopState => ({
@@ -124,6 +144,8 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     episodeSeed,
     rngState: rng.state,
     lastEpisodeId: lastEnded,
+    onlineEpisodes:
+      lastEnded >= firstEpisode ? [...earlierSpans, [firstEpisode, lastEnded]] : earlierSpans,
     ...(opts.progress?.randomRewardMean !== undefined
       ? { randomRewardMean: opts.progress.randomRewardMean }
       : {}),

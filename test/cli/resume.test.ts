@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/store/index.ts';
@@ -39,6 +39,63 @@ function read(db: string): Stored {
   }
 }
 
+/** The newest training checkpoint's loop state in the file (none while the file is not there). */
+function newestCheckpoint(db: string): { envSteps: number; lastEpisodeId: number } | undefined {
+  let store: Store;
+  try {
+    store = Store.open(db, { readonly: true });
+  } catch {
+    return undefined; // not created yet
+  }
+  try {
+    const states = store
+      .listEvents(1)
+      .filter((e) => e.kind === TRAIN_CHECKPOINT_EVENT)
+      .map((e) => e.payload as { envSteps: number; lastEpisodeId: number });
+    return states.sort((a, b) => a.envSteps - b.envSteps).at(-1);
+  } finally {
+    store.close();
+  }
+}
+
+/** Steps on disk of the live training episode begun after `afterEpisode` (0: none yet). */
+function runningSteps(db: string, afterEpisode: number): number {
+  const store = Store.open(db, { readonly: true });
+  try {
+    const running = store
+      .listEpisodes({ runId: 1, kind: 'train' })
+      .find((e) => e.id > afterEpisode && e.outcome === undefined);
+    return running?.numSteps ?? 0;
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * Runs `tandem args` and kills it (SIGKILL) once it has stored a checkpoint at env step
+ * `atLeast` or later and then recorded steps of the next training episode: it dies mid-episode,
+ * leaving steps on disk that its newest checkpoint does not cover.
+ */
+async function killAfterCheckpoint(args: string[], db: string, atLeast: number): Promise<void> {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, TANDEM_HOME: dirname(db) },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  let code: number | null | undefined;
+  void exited.then((c) => (code = c));
+  const deadline = Date.now() + 100_000;
+  for (;;) {
+    assert.equal(code, undefined, `tandem ${args.join(' ')} ended before it could be killed`);
+    assert.ok(Date.now() < deadline, `no checkpoint at env step ${atLeast} within 100 s`);
+    await new Promise((r) => setTimeout(r, 50));
+    const at = newestCheckpoint(db);
+    if (at && at.envSteps >= atLeast && runningSteps(db, at.lastEpisodeId) > 0) break;
+  }
+  child.kill('SIGKILL');
+  await exited;
+}
+
 describe('tandem train --resume', () => {
   const tmp = tempDir();
   after(() => tmp.cleanup());
@@ -71,42 +128,7 @@ describe('tandem train --resume', () => {
 
   it('a run killed mid-episode resumes from its last checkpoint and ends as the uninterrupted one', async () => {
     const db = join(tmp.dir, 'killed.db');
-    const child = spawn(
-      process.execPath,
-      [BIN, ...RUN, ...SETTINGS, '--env-steps', '800', '--db', db],
-      {
-        env: { ...process.env, TANDEM_HOME: tmp.dir },
-        stdio: 'ignore',
-      },
-    );
-    const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
-    // Kill it once its checkpoint at env step 400 is stored, while it is inside the next episode.
-    const deadline = Date.now() + 100_000;
-    for (;;) {
-      assert.ok(Date.now() < deadline, 'no checkpoint at env step 400 within 100 s');
-      await new Promise((r) => setTimeout(r, 200));
-      let at: number;
-      try {
-        const store = Store.open(db, { readonly: true });
-        try {
-          at = Math.max(
-            0,
-            ...store
-              .listEvents(1)
-              .filter((e) => e.kind === TRAIN_CHECKPOINT_EVENT)
-              .map((e) => (e.payload as { envSteps: number }).envSteps),
-          );
-        } finally {
-          store.close();
-        }
-      } catch {
-        continue; // not created yet
-      }
-      if (at >= 400) break;
-    }
-    await new Promise((r) => setTimeout(r, 300));
-    child.kill('SIGKILL');
-    await exited;
+    await killAfterCheckpoint([...RUN, ...SETTINGS, '--env-steps', '800', '--db', db], db, 400);
 
     const out = tandem(['train', '--resume', '1', '--env-steps', '800', '--db', db], tmp.dir);
     assert.equal(out.code, 0, out.stderr);
@@ -119,6 +141,39 @@ describe('tandem train --resume', () => {
     try {
       const killed = store.listEpisodes({ kind: 'train', outcome: 'interrupted' });
       assert.ok(killed.length >= 1, 'the episode cut by the kill is kept, marked interrupted');
+    } finally {
+      store.close();
+    }
+  });
+
+  it('a run killed, resumed, killed again and resumed again ends as the uninterrupted one', async () => {
+    const db = join(tmp.dir, 'twice.db');
+    const resume = ['train', '--resume', '1', '--env-steps', '800', '--db', db];
+    await killAfterCheckpoint([...RUN, ...SETTINGS, '--env-steps', '800', '--db', db], db, 400);
+    // The resumed run checkpoints past the steps the first one left after its checkpoint.
+    await killAfterCheckpoint(resume, db, 600);
+    const out = tandem(resume, tmp.dir);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /resuming run 1 \(probe\) at env step 600/);
+    assert.match(out.stdout, /online buffer refilled: 600 transitions/);
+    const resumed = read(db);
+    assert.deepEqual(resumed.evals, reference.evals);
+    assert.deepEqual([...resumed.actions.keys()], [...reference.actions.keys()]);
+    for (const [seed, actions] of reference.actions) {
+      assert.deepEqual(resumed.actions.get(seed), actions, `training episode of seed ${seed}`);
+    }
+    const store = Store.open(db, { readonly: true });
+    try {
+      const trained = store.listEpisodes({ runId: 1, kind: 'train', order: 'oldest' });
+      const whole = trained.filter((e) => e.outcome !== 'interrupted');
+      assert.deepEqual(
+        whole.map((e) => [e.seed, e.numSteps]),
+        [...reference.actions.keys()].map((seed) => [seed, 200]),
+        'each training episode ran once to its end, 800 env steps in all',
+      );
+      const cut = trained.filter((e) => e.outcome === 'interrupted' && e.numSteps > 0);
+      assert.equal(cut.length, 2, 'the two episodes cut by the kills are kept, interrupted');
+      assert.equal(newestCheckpoint(db)?.envSteps, 800);
     } finally {
       store.close();
     }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { test } from 'node:test';
+import { type TestContext, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { Recorder, Store } from '../../src/store/index.ts';
+import { tandem } from '../cli/helpers.ts';
 import { createTestRun, makeStep, tempDir } from './helpers.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -84,14 +85,46 @@ test('episodes of live writers (this process, another one) stay running', async 
   assert.equal(store.getEpisode(ours)?.outcome, undefined);
   assert.equal(store.getEpisode(theirs)?.outcome, undefined);
   assert.deepEqual(store.interruptedOnOpen, []);
+  const reader = Store.open(path, { readonly: true });
+  t.after(() => reader.close());
+  assert.deepEqual(
+    reader.listEpisodes().map((e) => e.outcome),
+    [undefined, undefined],
+  );
+  assert.deepEqual(reader.listEpisodes({ outcome: 'interrupted' }), []);
 });
 
-test('read-only opens never mark episodes interrupted', (t) => {
+/** The episode's row as stored, whatever a store reports of it. */
+function storedRow(store: Store, id: number): unknown {
+  return store.db.prepare('SELECT outcome, ended_at, num_steps FROM episodes WHERE id = ?').get(id);
+}
+
+test('a read-only store reports an episode whose writer died as interrupted, without marking it', (t) => {
   const path = join(tempDir(t), 'tandem.db');
-  const id = leaveRunning(path, 2, deadPid());
+  const id = leaveRunning(path, 3, deadPid());
   const reader = Store.open(path, { readonly: true });
-  assert.equal(reader.getEpisode(id)?.outcome, undefined);
-  reader.close();
+  t.after(() => reader.close());
+  const seen = reader.getEpisode(id);
+  assert.equal(seen?.outcome, 'interrupted');
+  assert.equal(seen?.endedAt, (seen?.startedAt ?? 0) + makeStep(2).t * 1000);
+  assert.equal(seen?.numSteps, 3);
+  assert.equal(seen?.return, 1.5);
+  assert.equal(seen?.intervenedSteps, 1);
+  assert.deepEqual(reader.listEpisodes(), [seen]);
+  assert.deepEqual(
+    reader.listEpisodes({ outcome: 'interrupted', intervened: true }).map((e) => e.id),
+    [id],
+  );
+  assert.deepEqual(reader.listEpisodes({ outcome: 'timeout' }), []);
+  assert.equal(reader.countEpisodes({ outcome: 'interrupted' }), 1);
+  assert.deepEqual(reader.interruptedOnOpen, []);
+  assert.deepEqual(storedRow(reader, id), { outcome: null, ended_at: null, num_steps: 3 });
+  assert.deepEqual(reader.listEvents(seen?.runId ?? 0), [], 'nothing written');
+
+  const writer = Store.open(path);
+  t.after(() => writer.close());
+  assert.deepEqual(writer.interruptedOnOpen, [id]);
+  assert.deepEqual(writer.getEpisode(id), seen, 'marked as the reader reported it');
 });
 
 interface Ended {
@@ -99,36 +132,48 @@ interface Ended {
   return: number;
 }
 
+/**
+ * Runs the recorder fixture on the file at `path` and kills it (SIGKILL) early in an episode,
+ * after at least three ended: the episodes it reported ended, and the one it was recording.
+ */
+async function recordUntilKilled(
+  t: TestContext,
+  path: string,
+): Promise<{ ended: Map<number, Ended>; victim: { id: number; flushed: number } }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, path], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on('exit', (_code, signal) => resolve(signal)),
+  );
+
+  const ended = new Map<number, Ended>();
+  let victim: { id: number; flushed: number } | undefined;
+  for await (const line of createInterface({ input: child.stdout })) {
+    const [what, id, a, b] = line.split(' ');
+    if (what === 'ended') ended.set(Number(id), { outcome: a as string, return: Number(b) });
+    // Kill early in an episode (≤ 30 of 50 steps) so it cannot finish before the signal lands.
+    if (what === 'flushed' && ended.size >= 3 && Number(a) > 0 && Number(a) <= 30) {
+      victim = { id: Number(id), flushed: Number(a) };
+      child.kill('SIGKILL');
+      break;
+    }
+  }
+  assert.equal(await exited, 'SIGKILL', `the recorder died on its own: ${stderr}`);
+  assert.ok(victim, 'the recorder never reported a mid-episode flush');
+  return { ended, victim };
+}
+
 test(
   'SIGKILL mid-episode loses no finished episode and keeps the flushed steps',
   { timeout: 60_000 },
   async (t) => {
     const path = join(tempDir(t), 'tandem.db');
-    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, path], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    t.after(() => child.kill('SIGKILL'));
-    let stderr = '';
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
-      child.on('exit', (_code, signal) => resolve(signal)),
-    );
-
-    const ended = new Map<number, Ended>();
-    let victim: { id: number; flushed: number } | undefined;
-    for await (const line of createInterface({ input: child.stdout })) {
-      const [what, id, a, b] = line.split(' ');
-      if (what === 'ended') ended.set(Number(id), { outcome: a as string, return: Number(b) });
-      // Kill early in an episode (≤ 30 of 50 steps) so it cannot finish before the signal lands.
-      if (what === 'flushed' && ended.size >= 3 && Number(a) > 0 && Number(a) <= 30) {
-        victim = { id: Number(id), flushed: Number(a) };
-        child.kill('SIGKILL');
-        break;
-      }
-    }
-    assert.equal(await exited, 'SIGKILL', `the recorder died on its own: ${stderr}`);
-    assert.ok(victim, 'the recorder never reported a mid-episode flush');
+    const { ended, victim } = await recordUntilKilled(t, path);
 
     const store = Store.open(path);
     t.after(() => store.close());
@@ -160,5 +205,44 @@ test(
     assert.equal(cut?.endedAt, (cut?.startedAt ?? 0) + (kept.at(-1)?.t ?? NaN) * 1000);
     assert.deepEqual(store.interruptedOnOpen, [victim.id]);
     assert.equal(store.readTransitions(victim.id).length, kept.length - 1);
+  },
+);
+
+test(
+  'readers see an episode cut by SIGKILL as interrupted until a writer marks it',
+  { timeout: 60_000 },
+  async (t) => {
+    const path = join(tempDir(t), 'tandem.db');
+    const { ended, victim } = await recordUntilKilled(t, path);
+    const reader = Store.open(path, { readonly: true });
+    t.after(() => reader.close());
+    const seen = reader.getEpisode(victim.id);
+    assert.equal(seen?.outcome, 'interrupted');
+    assert.equal(seen?.numSteps, reader.readSteps(victim.id).length);
+    assert.ok((seen?.numSteps ?? 0) >= victim.flushed);
+    assert.ok(seen?.endedAt !== undefined);
+    assert.deepEqual(
+      reader.listEpisodes({ outcome: 'interrupted' }).map((e) => e.id),
+      [victim.id],
+    );
+    assert.ok(
+      reader.listEpisodes().every((e) => e.outcome !== undefined),
+      'none running',
+    );
+    assert.equal(reader.countEpisodes(), ended.size + 1);
+    assert.equal((storedRow(reader, victim.id) as { outcome: unknown }).outcome, null);
+
+    const list = tandem(['episodes', 'list', '--db', path, '--json'], dirname(path));
+    assert.equal(list.code, 0, list.stderr);
+    const listed = JSON.parse(list.stdout) as { id: number; outcome?: string }[];
+    assert.equal(listed.find((e) => e.id === victim.id)?.outcome, 'interrupted');
+    const show = tandem(['episodes', 'show', String(victim.id), '--db', path], dirname(path));
+    assert.match(show.stdout, /outcome {3}interrupted/);
+    assert.equal((storedRow(reader, victim.id) as { outcome: unknown }).outcome, null);
+
+    const writer = Store.open(path);
+    t.after(() => writer.close());
+    assert.deepEqual(writer.interruptedOnOpen, [victim.id]);
+    assert.deepEqual(writer.getEpisode(victim.id), seen);
   },
 );

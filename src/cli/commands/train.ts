@@ -309,7 +309,7 @@ export const train: Command = {
         );
       }
       if (resume) {
-        const online = onlineTransitions(store, runId, resume.state.lastEpisodeId);
+        const online = onlineTransitions(store, runId, resume.state);
         link.feed(online);
         await link.checkBuffers();
         policy.load(await link.train(0));
