@@ -724,6 +724,61 @@ describe('ROS 2 robot over rclnodejs' + (REAL ? ' (real ROS 2)' : ' (RclStandIn)
     },
   );
 
+  it('closing publishes a zero twist as the last command (three copies), once however often it is called', async () => {
+    const { robot, twists, gripper, side } = await pandaUp();
+    side.stop();
+
+    await settle();
+    robot.reset(0);
+    robot.step([1, -1, 0.5, 1]);
+    await until(() => twists.length === 1 && gripper.length === 1, 'the motion');
+    robot.close();
+    robot.close(); // the session's close and a host's both may call it
+    await until(() => twists.length === 4, 'the stop');
+    await settle();
+    const linear = (m: RosMessage) => (m.twist as { linear: unknown }).linear;
+    assert.ok(Math.abs((linear(twists[0]!) as { x: number }).x - 0.1) < 1e-12);
+    assert.deepEqual(twists.slice(1).map(linear), Array(3).fill({ x: 0, y: 0, z: 0 }));
+    assert.equal(twists.length, 4);
+    assert.equal(gripper.length, 1, 'the gripper is left as it is');
+    assert.throws(() => robot.step([0, 0, 0, -1]), /ROS 2 robot panda is closed/);
+  });
+
+  it('closing sends nothing more to pose or joint targets: the controller keeps the last one', async () => {
+    const config = pandaConfig((raw) => {
+      const target = { type: 'geometry_msgs/msg/PoseStamped', topic: '/tandem/ee_target' };
+      (raw.action as { command: unknown }).command = { ...target, frameId: 'panda_link0' };
+    });
+    const { robot, targets, side } = await pandaUp(config);
+    side.stop();
+    await settle();
+    robot.reset(0);
+    robot.step([1, 0, 0, 0]);
+    await until(() => targets.length === 1, 'the pose target');
+    robot.close();
+    await settle();
+    assert.equal(targets.length, 1);
+
+    const rcl = await newRcl();
+    const arms = new Loopback(rcl);
+    opened.push({ side: arms });
+    const raw = readJson(ARMS);
+    raw.observation = (raw.observation as unknown[]).slice(0, 1);
+    const joints = parseRos2Config(raw, 'arms (close)');
+    if (joints.action.kind !== 'joints') throw new Error('joints config expected');
+    const names = joints.action.joints.map((j) => j.name);
+    const commands = arms.listen('sensor_msgs/msg/JointState', '/arms/joint_command');
+    arms.feed(() => arms.publish('sensor_msgs/msg/JointState', '/joint_states', atZero(names)));
+    const armsRobot = await Ros2Robot.connect(rcl, joints, { now: clock().now });
+    opened.push({ robot: armsRobot });
+    armsRobot.reset(0);
+    armsRobot.step(Array(14).fill(0));
+    await until(() => commands.length === 1, 'the joint command');
+    armsRobot.close();
+    await settle();
+    assert.equal(commands.length, 1);
+  });
+
   it('counts a step toward maxSteps and truncates there; refuses malformed actions', async () => {
     const config = pandaConfig((raw) => {
       raw.maxSteps = 2;

@@ -40,6 +40,7 @@ export async function loadRcl(importer: () => Promise<unknown> = importRclnodejs
   try {
     const mod = (await importer()) as { default?: Rcl } & Rcl;
     rcl = mod.default ?? mod;
+    rcl.removeSignalHandlers?.(); // Ctrl-C is Tandem's to handle: see Rcl.removeSignalHandlers
     await rcl.init();
   } catch (err) {
     throw new Ros2UnavailableError(importReason(err), { cause: err });

@@ -44,6 +44,12 @@ export interface Rcl {
   createNode(name: string, namespace?: string): RclNode;
   shutdown(): void;
   isShutdown(): boolean;
+  /**
+   * Takes off the SIGINT handler rclnodejs installs when it is imported, which shuts down every
+   * context (destroying the nodes the robot's last zero twist goes out on) and keeps the process
+   * alive after Ctrl-C. Tandem stops its robots and ends the process itself (exit-stop.ts).
+   */
+  removeSignalHandlers?(): void;
   /** `new QoS(history, depth, reliability, durability)`; the enums are plain numbers. */
   QoS: new (history?: number, depth?: number, reliability?: number, durability?: number) => object;
 }

@@ -3,7 +3,9 @@
 // the action and returns the observation assembled from those values. The control loop runs at the
 // task's rate, so the next step sees the robot's response. A topic silent past its timeout makes
 // step() hold still (publish no motion) and report the topic in `info.stale` and `faults()`, so the
-// studio can alarm and pause; when the topic speaks again, step() moves again.
+// studio can alarm and pause; when the topic speaks again, step() moves again. Closing the robot,
+// or the process dying with it open, publishes one last stop (exit-stop.ts; docs/ROS2.md, "When
+// Tandem dies").
 import {
   box,
   type RobotSpec,
@@ -13,6 +15,7 @@ import {
 import { checkAction, type Robot, type StepResult } from '../robot.ts';
 import { defaultBounds, sourceNames, type ObservationSource, type Ros2Config } from './config.ts';
 import { decode, jointCommand, poseStamped, scalar, twistStamped } from './messages.ts';
+import { pause, stopOnExit } from './exit-stop.ts';
 import { QOS, type Rcl, type RclClient, type RclNode, type RclPublisher } from './rcl.ts';
 import { UrdfModel } from './urdf.ts';
 
@@ -53,6 +56,14 @@ type JointsAction = Extract<Ros2Config['action'], { kind: 'joints' }>;
 
 const GRIPPER_NAME = 'gripper';
 
+/**
+ * How many copies of the final zero twist go out, and the milliseconds between them (and after the
+ * last, before the node goes): a best-effort topic over Wi-Fi may lose one; three spaced copies
+ * cost 15 ms of a closing (or dying) process.
+ */
+const STOP_COPIES = 3;
+const STOP_GAP_MS = 5;
+
 export class Ros2Robot implements Robot {
   readonly spec: RobotSpec;
   readonly config: Ros2Config;
@@ -82,6 +93,8 @@ export class Ros2Robot implements Robot {
   #urdf: UrdfModel | undefined;
   #steps = 0;
   #closed = false;
+  /** Takes the robot off the process-death hook (set last in the constructor). */
+  readonly #unhook: () => void;
 
   private constructor(node: RclNode, rcl: Rcl, config: Ros2Config, opts: Ros2RobotOptions) {
     this.config = config;
@@ -167,6 +180,8 @@ export class Ros2Robot implements Robot {
         this.#takeUrdf(m.data),
       );
     }
+    // Last: a constructor that throws leaves nothing on the process (connect destroys the node).
+    this.#unhook = stopOnExit(() => this.#stop());
   }
 
   /**
@@ -292,13 +307,24 @@ export class Ros2Robot implements Robot {
     };
   }
 
+  /**
+   * Publishes the stop (a velocity command's explicit zero, see #stop), then destroys the node and
+   * releases rclnodejs. Idempotent. The node and rclnodejs are released even when the stop cannot
+   * be published (a context already shut down), and that error is then thrown: the caller should
+   * know the robot did not hear it.
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#unhook();
     try {
-      this.#node.destroy();
+      this.#stop();
     } finally {
-      this.#onClose?.();
+      try {
+        this.#node.destroy();
+      } finally {
+        this.#onClose?.();
+      }
     }
   }
 
@@ -349,6 +375,27 @@ export class Ros2Robot implements Robot {
     const action = this.config.action;
     if (action.kind === 'ee-delta' && action.command.type === 'geometry_msgs/msg/TwistStamped') {
       this.#command.publish(twistStamped(this.#wallClock(), action.command.frameId, [0, 0, 0]));
+    }
+  }
+
+  /**
+   * The last command before Tandem lets go (close(), or the process dying: exit-stop.ts). A
+   * TwistStamped controller keeps integrating the last velocity it heard until its own timeout, so
+   * it gets an explicit zero, in STOP_COPIES spaced copies. Pose and joint targets get nothing, as
+   * in the hold: the controller keeps the last target, which is at most one step (maxStepRad, or
+   * metresPerUnit) from where the arm was measured when it was sent, and the arm settles there.
+   * Re-sending the measured position instead would make a new target out of an observation that
+   * lags the arm (it would pull it back by its tracking error) or is stale (the reason a dying
+   * studio may have stopped stepping). The gripper is left as it is.
+   */
+  #stop(): void {
+    const action = this.config.action;
+    if (action.kind !== 'ee-delta' || action.command.type !== 'geometry_msgs/msg/TwistStamped') {
+      return;
+    }
+    for (let i = 0; i < STOP_COPIES; i++) {
+      this.#hold();
+      pause(STOP_GAP_MS);
     }
   }
 
