@@ -6,6 +6,15 @@ export type TeleopLayout = NonNullable<SessionStatus['teleop']>;
 
 /** Operator packets a second from a keyboard or gamepad: well inside the 250 ms stale limit. */
 export const TELEOP_HZ = 20;
+
+/**
+ * The keyboard and gamepad's packet rate for a robot ticking at `rateHz`: twice the control rate
+ * (the studio takes each packet for one tick and holds on a tick no new packet reached, so a
+ * sender at the control rate would hold on every jittered tick), at least TELEOP_HZ, at most 100.
+ */
+export function teleopHz(rateHz: number): number {
+  return Math.min(100, Math.max(TELEOP_HZ, 2 * rateHz));
+}
 /** Stick deflection under this is read as centred (sticks rarely rest at exactly 0). */
 export const STICK_DEADZONE = 0.15;
 /** A trigger or button counts as pressed above this value. */

@@ -12,7 +12,7 @@ import {
   nextTeleopSeq,
   PAD,
   type PadState,
-  TELEOP_HZ,
+  teleopHz,
   type TeleopLayout,
 } from './operator-input.ts';
 
@@ -37,17 +37,17 @@ function useDriving() {
     (s.mode === 'intervention' || s.mode === 'bc-warmup');
   const layoutKey = JSON.stringify(s?.teleop ?? null);
   const layout = useMemo(() => JSON.parse(layoutKey) as TeleopLayout | null, [layoutKey]);
-  return { client, driving, layout };
+  return { client, driving, layout, hz: teleopHz(s?.rateHz ?? 10) };
 }
 
 /**
  * The keyboard as an operator: while the operator drives, the held movement keys (arrows: forward,
- * back, left, right; PageUp/E, PageDown/Q: up, down) are sent as teleop packets TELEOP_HZ times a
- * second, G toggles the gripper. Keys are dropped on blur and when the page is hidden, so a lost
+ * back, left, right; PageUp/E, PageDown/Q: up, down) are sent as teleop packets at twice the
+ * control rate (teleopHz), G toggles the gripper. Keys are dropped on blur and when the page is hidden, so a lost
  * keyup never keeps moving.
  */
 export function useKeyboardOperator(): { gripperClosed: boolean } {
-  const { client, driving, layout } = useDriving();
+  const { client, driving, layout, hz } = useDriving();
   const heldKeys = useRef(new Set<string>());
   const [gripperClosed, setGripperClosed] = useState(false);
   const gripperRef = useRef(gripperClosed);
@@ -80,9 +80,9 @@ export function useKeyboardOperator(): { gripperClosed: boolean } {
       if (active !== 'keyboard') return;
       const action = keyboardAction(heldKeys.current, gripperRef.current, layout);
       client.teleop({ seq: nextTeleopSeq(), action, device: 'keyboard' }).catch(() => undefined); // a refused packet moves nothing; the stale hold shows it
-    }, 1000 / TELEOP_HZ);
+    }, 1000 / hz);
     return () => clearInterval(timer);
-  }, [client, driving, layout]);
+  }, [client, driving, layout, hz]);
   return { gripperClosed };
 }
 
@@ -95,11 +95,11 @@ function firstPad(): PadState | undefined {
 /**
  * A gamepad (the Gamepad API, standard mapping) as an operator: A held = intervene (hold-to-
  * intervene, read by the studio's intervention style), B = e-stop, X / Y = success / failure;
- * while the operator drives, the sticks and the right trigger are sent as teleop packets
- * TELEOP_HZ times a second.
+ * while the operator drives, the sticks and the right trigger are sent as teleop packets at twice
+ * the control rate (teleopHz).
  */
 export function useGamepadOperator(): { connected: boolean } {
-  const { client, driving, layout } = useDriving();
+  const { client, driving, layout, hz } = useDriving();
   const [connected, setConnected] = useState(false);
   const drivingRef = useRef(driving);
   drivingRef.current = driving;
@@ -133,7 +133,7 @@ export function useGamepadOperator(): { connected: boolean } {
       if (now.y && !was.y) episode('failure');
       Object.assign(was, now);
       const t = performance.now();
-      if (drivingRef.current && layout && t - lastSent >= 1000 / TELEOP_HZ) {
+      if (drivingRef.current && layout && t - lastSent >= 1000 / hz) {
         lastSent = t;
         const action = gamepadAction(pad, layout);
         const touched = action.some((v, i) => v !== 0 && i !== layout.gripper);
@@ -145,6 +145,6 @@ export function useGamepadOperator(): { connected: boolean } {
     };
     frame = requestAnimationFrame(poll);
     return () => cancelAnimationFrame(frame);
-  }, [client, layout]);
+  }, [client, layout, hz]);
   return { connected };
 }

@@ -24,7 +24,8 @@ export type SafetyVerdict = z.infer<typeof SafetyVerdict>;
 /**
  * Why an action was held or changed. Holds: `missing` (no action), `length` (wrong number of
  * entries), `nan` (NaN or infinite entry), `bad-obs` (the tool point is not in the observation or
- * not finite), `e-stop`, `paused`, `stale-operator`. Clamps: `bounds` (the action box), `delta`
+ * not finite), `e-stop`, `paused`, `stale-operator`, `no-packet` (the operator's newest packet
+ * already drove a tick and no new one came: a teleop packet is one tick's motion). Clamps: `bounds` (the action box), `delta`
  * (per-step limit), `workspace` (motion toward outside the workspace box shrunk).
  */
 export const SAFETY_REASONS = [
@@ -35,6 +36,7 @@ export const SAFETY_REASONS = [
   'e-stop',
   'paused',
   'stale-operator',
+  'no-packet',
   'bounds',
   'delta',
   'workspace',

@@ -19,6 +19,8 @@ export interface ActionContext {
   now?: number;
   /** When the newest operator packet arrived (ms); undefined: none has. Policy actions: ignored. */
   lastOperatorPacketAt?: number | undefined;
+  /** Operator actions: the newest packet already drove a tick, none came since (hold, no alarm). */
+  repeated?: boolean;
 }
 
 /** One step through the safety layer: what the robot returned, and what the layer did. */
@@ -79,6 +81,7 @@ export class SafeRobot {
       lastOperatorPacketAt: 'lastOperatorPacketAt' in context ? context.lastOperatorPacketAt : now,
       estop: false,
       mode: context.mode ?? 'autonomous',
+      repeated: context.repeated === true,
     });
     const result = this.#robot.step(safety.action);
     this.#obs = result.obs;

@@ -53,6 +53,11 @@ export interface SafetyInput {
   lastOperatorPacketAt: number | undefined;
   estop: boolean;
   mode: Mode;
+  /**
+   * Operator input: no packet came since the newest one drove a tick. Held (`no-packet`, no
+   * alarm: a late packet is not yet a failed stream; the stale hold alarms once it is).
+   */
+  repeated?: boolean;
 }
 
 /** What to execute. `action` is always finite, of the action's length and inside its box. */
@@ -79,8 +84,8 @@ type EeDelta = Extract<SafetySpec, { kind: 'ee-delta' }>;
  * calls `filter` once per tick and executes exactly the action it returns; the layer assumes it
  * does (it remembers the last executed action). Call `reset` when the robot is reset.
  *
- * Rules, in order: a hold (e-stop, paused mode, stale operator input, missing / wrong-length /
- * non-finite action, unreadable tool point) sends "hold still"; otherwise the action is clamped to
+ * Rules, in order: a hold (e-stop, paused mode, stale operator input, no new operator packet,
+ * missing / wrong-length / non-finite action, unreadable tool point) sends "hold still"; otherwise the action is clamped to
  * the action box, then to the per-step delta limit, then (end-effector robots) so the commanded
  * tool point stays in the workspace box. "Hold still" is, for end-effector-delta robots, zero
  * motion (a `targetLead` robot's target pulled back to where the tool point was when the hold
@@ -215,7 +220,8 @@ export class SafetyLayer {
     const reasons: SafetyReason[] = [];
     if (input.source === 'operator' && this.#stale(input)) reasons.push('stale-operator');
     const a = input.action;
-    if (a === null || a === undefined) reasons.push('missing');
+    if (input.source === 'operator' && input.repeated) reasons.push('no-packet');
+    else if (a === null || a === undefined) reasons.push('missing');
     else if (a.length !== this.#dim) reasons.push('length');
     else if (!allFinite(a, this.#dim)) reasons.push('nan');
     if (this.#ee && !this.#tcp(input.obs)) reasons.push('bad-obs');

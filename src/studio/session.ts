@@ -139,9 +139,12 @@ export class Session {
     return result;
   }
 
-  /** An operator packet; throws TeleopError (and changes nothing) if it is malformed or late. */
-  teleopPacket(raw: unknown): void {
-    this.operator.teleopPacket(raw, this.#now());
+  /**
+   * An operator packet of `stream` (the connection it came on: each numbers its own packets);
+   * throws TeleopError (and changes nothing) if it is malformed or late.
+   */
+  teleopPacket(raw: unknown, stream?: string): void {
+    this.operator.teleopPacket(raw, this.#now(), stream);
   }
 
   /**
@@ -210,7 +213,7 @@ export class Session {
     this.#emit({ event: 'mode', data: event });
     if (event.kind !== 'transition') return;
     if (event.to === 'intervention') this.#interventions++;
-    if (event.to === 'intervention' || event.to === 'bc-warmup') this.operator.turnBegan(event.at);
+    this.operator.modeChanged(event.cause);
     this.#tick.modeChanged(event, this.#now());
   }
 

@@ -16,6 +16,8 @@ export interface StepInputs {
     action: ArrayLike<number> | null;
     /** When the human operator's newest packet arrived (ms, the clock of `now`). */
     receivedAt?: number | undefined;
+    /** The human operator's newest packet already drove a tick: hold until the next. */
+    repeated?: boolean;
   };
   mode: Mode;
   /** Now (ms), for the safety layer's stale-input hold. */
@@ -49,6 +51,7 @@ export function takeStep(robot: SafeRobot, inputs: StepInputs): StepOutput {
     mode: inputs.mode,
     now: inputs.now,
     lastOperatorPacketAt: op?.kind === 'human' ? op.receivedAt : inputs.now,
+    repeated: op?.repeated === true,
   });
   const { safety } = step;
   return {

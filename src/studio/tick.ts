@@ -125,7 +125,12 @@ export class Tick {
       ...(byOperator
         ? {
             operator: human
-              ? { kind: 'human' as const, action: human.action, receivedAt: human.receivedAt }
+              ? {
+                  kind: 'human' as const,
+                  action: human.action,
+                  receivedAt: human.receivedAt,
+                  repeated: human.repeated,
+                }
               : { kind: 'scripted' as const, action: scriptedAction },
           }
         : {}),

@@ -5,6 +5,7 @@ import {
   keyboardAction,
   nextTeleopSeq,
   STICK_DEADZONE,
+  teleopHz,
   type PadState,
   type TeleopLayout,
 } from '../../renderer/live/operator-input.ts';
@@ -50,6 +51,13 @@ describe('keyboard and gamepad operators: the action they send', () => {
     assert.ok(Math.abs(half[0]! - 0.5) < 1e-9, 'rescaled past the dead zone');
     const broken = gamepadAction(pad([NaN, Infinity, 0, 0]), PANDA);
     assert.ok(broken.every(Number.isFinite), 'a broken pad sends finite numbers');
+  });
+
+  it('packets go at twice the control rate (a packet drives one tick), 20 to 100 a second', () => {
+    assert.equal(teleopHz(10), 20);
+    assert.equal(teleopHz(30), 60);
+    assert.equal(teleopHz(2), 20);
+    assert.equal(teleopHz(50), 100);
   });
 
   it('packet numbers only go up, also across a reload (they start from the clock)', () => {

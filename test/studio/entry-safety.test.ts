@@ -40,8 +40,10 @@ describe('the safety layer on every entry point', () => {
       await desk.ask({ method: 'stop' });
       studio.session.flush();
       const episode = studio.store.listEpisodes({ runId: studio.session.runId })[0]!;
-      const steps = studio.store.readSteps(episode.id).filter((s) => s.source === 'human');
-      assert.ok(steps.length >= 3, `${steps.length} human steps`);
+      // A tick no new packet reached (the sender is slower than 10 Hz under load) holds.
+      const all = studio.store.readSteps(episode.id).filter((s) => s.source === 'human');
+      const steps = all.filter((s) => s.safety?.reasons.join() !== 'no-packet');
+      assert.ok(steps.length >= 3, `${steps.length} human steps driven by a packet`);
       for (const s of steps) {
         assert.equal(s.safety?.verdict, 'clamped');
         assert.ok(s.safety.reasons.includes('bounds'), s.safety.reasons.join());
