@@ -130,6 +130,8 @@ export const SessionStatus = z.object({
     missed: z.number().int(),
     periodErrorP99: z.number(),
     latenessP99: z.number(),
+    /** The latest tick start in the window: one stall shows here where the p99 hides it. */
+    latenessMax: z.number(),
     workP99: z.number(),
     inferenceP99: z.number(),
     /** Publication by the learner → in use at a tick (median of the last swaps). */

@@ -18,6 +18,18 @@ import { PairingManager } from './pairing.ts';
 export const RPC_PATH = '/ws';
 /** A client further behind than this (bytes queued) misses telemetry until it catches up. */
 const MAX_BUFFERED = 1 << 20;
+/**
+ * A client with more than this queued for it in this process (bytes the kernel has not taken:
+ * its send buffer, a few MB, fills first) is closed: it stopped reading or cannot keep up, and
+ * every answer to it would pile up here without bound. Well above one answer (a long episode's
+ * steps are some MB) and anything a reading client has queued; one stalled client costs at most
+ * this plus one answer.
+ */
+const MAX_QUEUED = 16 << 20;
+/** A client closed for being behind gets this long to take its close frame, then it is cut. */
+const CLOSE_GRACE_MS = 10_000;
+/** Calls one client may have in flight (not yet answered); past it, refused at once, unrun. */
+const MAX_IN_FLIGHT = 32;
 
 export interface RpcServer {
   clients(): number;
@@ -56,21 +68,69 @@ const READ_ONLY = new Set<StudioCall['method']>([
  */
 interface Connection {
   clientId: string;
+  /** This connection among all (its teleop packets' numbering is its own). */
+  stream: string;
   local: boolean;
   token: string | null;
   /** The headset frames' rate bound: tokens left, and when they were last counted (performance.now). */
   xrTokens: number;
   lastXrAt: number;
+  /** Calls taken and not yet answered (MAX_IN_FLIGHT bounds them). */
+  inFlight: number;
+  /** Why the server closed it, once it did (logged once: a bad client must not flood the log). */
+  closedFor: string | null;
+  /** The heavy reads' bounds: tokens left, when last counted (performance.now), and how many run. */
+  heavyTokens: number;
+  lastHeavyAt: number;
+  heavyInFlight: number;
 }
 
 /** Headset frames that may come back to back (jitter bunches frames up) before the rate bound bites. */
 const XR_BURST = 5;
 
 /**
+ * Reads that cost the studio real work: a replay re-simulates the whole episode, `steps` reads
+ * and sends all of it. They run on the session's review thread, one at a time for all clients,
+ * so each connection gets a bounded share: at most HEAVY_IN_FLIGHT waiting or running, and a
+ * token bucket of HEAVY_RATE_HZ (bursts of HEAVY_BURST: opening an episode in the review asks for
+ * its steps and its replay at once). Past either, the call is refused at once, nothing done.
+ */
+const HEAVY = new Set<StudioCall['method']>(['steps', 'replay']);
+export const HEAVY_IN_FLIGHT = 4;
+export const HEAVY_RATE_HZ = 2;
+export const HEAVY_BURST = 8;
+
+/** Runs a heavy read within the connection's bounds, or throws the refusal. */
+async function boundedHeavy(
+  conn: Connection,
+  method: StudioCall['method'],
+  work: () => Promise<unknown>,
+): Promise<unknown> {
+  const at = performance.now();
+  conn.heavyTokens = Math.min(
+    HEAVY_BURST,
+    conn.heavyTokens + ((at - conn.lastHeavyAt) * HEAVY_RATE_HZ) / 1000,
+  );
+  conn.lastHeavyAt = at;
+  if (conn.heavyInFlight >= HEAVY_IN_FLIGHT || conn.heavyTokens < 1) {
+    throw new Error(
+      `${method} refused: too many requests — at most ${HEAVY_IN_FLIGHT} at a time and ${HEAVY_RATE_HZ} per second (bursts of ${HEAVY_BURST}) per connection; wait for the answers, then ask again`,
+    );
+  }
+  conn.heavyTokens -= 1;
+  conn.heavyInFlight++;
+  try {
+    return await work();
+  } finally {
+    conn.heavyInFlight--;
+  }
+}
+
+/**
  * Answers one call on the session (the desktop window reaches it too: its preload forwards to
  * this RPC). A refused mode command or a bad teleop packet is an error answer; nothing changed.
  */
-async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
+async function dispatch(session: Session, call: SessionCall, stream: string): Promise<unknown> {
   switch (call.method) {
     case 'status':
       return session.status();
@@ -83,7 +143,7 @@ async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
       session.episode(call.command);
       return session.status().episodes;
     case 'teleop':
-      session.teleopPacket(call.packet);
+      session.teleopPacket(call.packet, stream);
       return null;
     case 'start':
       session.startLive();
@@ -97,10 +157,11 @@ async function dispatch(session: Session, call: SessionCall): Promise<unknown> {
       return session.metrics(call.names, call.afterStep);
     case 'episodes':
       return session.store.listEpisodes(call.filter);
+    // Both on the session's review thread (and "there is no episode N" from there too).
     case 'steps':
-      return session.store.readSteps(existing(session, call.episodeId).id);
+      return session.steps(call.episodeId);
     case 'replay':
-      return session.replay(existing(session, call.episodeId).id);
+      return session.replay(call.episodeId);
     case 'annotate': {
       const { episodeId, label, notes, deleted, trim } = call;
       return session.store.updateEpisode(existing(session, episodeId).id, {
@@ -141,6 +202,33 @@ function parseRequest(
   return { id, call: call.data };
 }
 
+/** Logs why the server closed a connection: one short line, once per connection. */
+function logClosed(conn: Connection, why: string): void {
+  if (conn.closedFor !== null) return;
+  conn.closedFor = why;
+  console.error(`tandem: closed the RPC connection from ${conn.clientId}: ${why}`);
+}
+
+/**
+ * Sends `text` to an open client unless it is too far behind (more than MAX_QUEUED bytes queued):
+ * then it is closed instead, 1013 (try again later) with the reason, and cut if it does not take
+ * even the close frame within CLOSE_GRACE_MS (a client that stopped reading gets that frame only
+ * after all the rest).
+ */
+function sendText(ws: WebSocket, conn: Connection, text: string): void {
+  if (ws.readyState !== WebSocket.OPEN) return;
+  const queued = ws.bufferedAmount;
+  if (queued <= MAX_QUEUED) {
+    ws.send(text);
+    return;
+  }
+  const why = `too far behind: ${queued} bytes queued`;
+  logClosed(conn, why);
+  ws.close(1013, why);
+  const cut = setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+  ws.once('close', () => clearTimeout(cut));
+}
+
 /**
  * The studio's RPC and event stream over WebSocket on `server` (path /ws). Every request is
  * `{id, method, …params}`, validated by StudioCall; every answer `{id, ok, result | error}`.
@@ -160,8 +248,13 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
     maxPayload: 64 * 1024,
     verifyClient: ({ req }: { req: IncomingMessage }) => sameOrigin(req),
   });
+  // The HTTP server's errors reach here too (ws re-emits them): logged, never thrown.
+  wss.on('error', (err) => console.error(`tandem: RPC server error: ${err.message}`));
+  const connections = new WeakMap<WebSocket, Connection>();
+  let connected = 0;
   const send = (ws: WebSocket, message: RpcResponse | StudioEvent) => {
-    if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message));
+    const conn = connections.get(ws);
+    if (conn && ws.readyState === WebSocket.OPEN) sendText(ws, conn, JSON.stringify(message));
   };
   const role = (conn: Connection): ConnectionRole => ({
     role: pairing.role(conn.token),
@@ -241,7 +334,8 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
             `${call.method} refused: this client only watches (pair a headset and take control, or use the studio's machine)`,
           );
         }
-        return dispatch(session, call);
+        const work = () => dispatch(session, call, conn.stream);
+        return HEAVY.has(call.method) ? boundedHeavy(conn, call.method, work) : work();
       }
     }
   };
@@ -249,12 +343,24 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
     const address = req.socket.remoteAddress ?? 'unknown';
     const conn: Connection = {
       clientId: address,
+      stream: `${address}#${++connected}`,
       local: isLoopback(address),
       token: null,
       xrTokens: XR_BURST,
       lastXrAt: performance.now(),
+      inFlight: 0,
+      closedFor: null,
+      heavyTokens: HEAVY_BURST,
+      lastHeavyAt: performance.now(),
+      heavyInFlight: 0,
     };
+    connections.set(ws, conn);
+    // A malformed frame (bad UTF-8, too big, unmasked, reserved bits or opcode): ws has already
+    // closed this connection with the fitting code (1002, 1007, 1009). Without this listener its
+    // 'error' would be thrown, and one bad client would end the studio, mid-episode.
+    ws.on('error', (err) => logClosed(conn, err.message));
     ws.on('close', () => {
+      session.operator.teleop.endStream(conn.stream);
       // The headset in control is gone: the robot must not keep following its last frame.
       if (conn.token && pairing.hasControl(conn.token, Date.now())) {
         pairing.releaseControl(conn.token);
@@ -262,6 +368,8 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
       }
     });
     ws.on('message', (data, isBinary) => {
+      // Closing (it fell behind, or sent a bad frame): what it still sends is not run.
+      if (ws.readyState !== WebSocket.OPEN) return;
       if (isBinary) {
         send(ws, { id: null, ok: false, error: 'malformed request: binary frames are not taken' });
         return;
@@ -274,9 +382,19 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
         send(ws, { id: parsed.id, ok: false, error: parsed.error });
         return;
       }
+      if (conn.inFlight >= MAX_IN_FLIGHT) {
+        const error = `too many calls in flight (at most ${MAX_IN_FLIGHT}): wait for answers, then ask again`;
+        send(ws, { id: parsed.id, ok: false, error });
+        return;
+      }
+      conn.inFlight++;
       handle(conn, parsed.call, Buffer.byteLength(text)).then(
-        (result) => send(ws, { id: parsed.id, ok: true, result: result ?? null }),
+        (result) => {
+          conn.inFlight--;
+          send(ws, { id: parsed.id, ok: true, result: result ?? null });
+        },
         (err: unknown) => {
+          conn.inFlight--;
           const message = err instanceof Error ? err.message : String(err);
           send(ws, { id: parsed.id, ok: false, error: message });
         },
@@ -288,7 +406,8 @@ export function attachRpc(server: Server, session: Session, options: RpcOptions 
     for (const ws of wss.clients) {
       if (ws.readyState !== WebSocket.OPEN) continue;
       if (event.event === 'telemetry' && ws.bufferedAmount > MAX_BUFFERED) continue;
-      ws.send(text);
+      const conn = connections.get(ws);
+      if (conn) sendText(ws, conn, text);
     }
   });
   return {

@@ -1,9 +1,11 @@
 import { CorrectiveOperator } from '../operator/corrective.ts';
 import type {
   ModeEvent,
+  ReplayAnswer,
   SessionConfig,
   SessionConfigInput,
   SessionStatus,
+  Step,
   StudioEvent,
   XrAck,
 } from '../protocol/index.ts';
@@ -15,7 +17,8 @@ import type { LearnerSide } from './learner-side.ts';
 import { LiveLoop } from './live.ts';
 import { ModeMachine, type ModeResult } from './modes.ts';
 import { OperatorInput } from './operator-input.ts';
-import { metricSeries, replayPoses } from './review.ts';
+import { ReviewThread } from './review-thread.ts';
+import { metricSeries } from './review.ts';
 import { openSessionParts, type SessionOptions, type SessionParts } from './session-parts.ts';
 import { loopStatus, Samples, sessionStatus } from './status.ts';
 import { Tick } from './tick.ts';
@@ -51,6 +54,8 @@ export class Session {
   readonly #inference = new Samples();
   readonly #swaps = new Samples();
   readonly #live: LiveLoop;
+  /** Replays and steps reads, off the control thread (started on the first one). */
+  readonly #review: ReviewThread;
   #virtualNow = 0;
   #headlessSteps = 0;
   #interventions = 0;
@@ -69,6 +74,7 @@ export class Session {
     this.#listeners = parts.listeners;
     this.#clock = parts.clock;
     this.#live = new LiveLoop(parts.clock);
+    this.#review = new ReviewThread(parts.store.path);
     this.rateHz = config.rateHz ?? robot.spec.rateHz;
     this.operator = new OperatorInput(robot.spec, config.headset);
     this.episodes = new Episodes({
@@ -329,9 +335,20 @@ export class Session {
     return metricSeries(this.store, this.runId, names, afterStep);
   }
 
-  /** Episode `episodeId` re-simulated through the safety layer: the bodies' poses at each step. */
-  replay(episodeId: number): Promise<{ poses: number[][] }> {
-    return replayPoses(this.store, episodeId);
+  /**
+   * Episode `episodeId` re-simulated through the safety layer: the bodies' poses at each step.
+   * On the review thread: a re-simulation on this thread would hold up the control loop.
+   */
+  replay(episodeId: number): Promise<ReplayAnswer> {
+    return this.#review.replay(episodeId);
+  }
+
+  /**
+   * Every step of episode `episodeId` written so far (the running episode's are written in
+   * batches: `flush` first to read them all), read on the review thread.
+   */
+  steps(episodeId: number): Promise<Step[]> {
+    return this.#review.steps(episodeId);
   }
 
   /** Writes every recorded step now (they are otherwise written in batches). */
@@ -344,6 +361,7 @@ export class Session {
     if (this.#closed) return;
     await this.stopLive();
     this.#closed = true;
+    await this.#review.close();
     this.episodes.end('interrupted', this.robot.observation!, this.#now(), -1);
     this.#writes.close();
     await this.#side.link.close();

@@ -81,6 +81,7 @@ export function loopStatus(parts: {
     missed: stats?.missed ?? 0,
     periodErrorP99: stats?.periodError.p99 ?? 0,
     latenessP99: stats?.lateness.p99 ?? 0,
+    latenessMax: stats?.lateness.max ?? 0,
     workP99: stats?.work.p99 ?? 0,
     inferenceP99: parts.inference.quantile(0.99),
     swapLatencyP50: parts.swaps.quantile(0.5),
