@@ -6,6 +6,10 @@
 // window), whose ABI differs from Electron's: after this, run `npm rebuild better-sqlite3` before
 // using `tandem` under Node again. `npm run dist` needs neither: electron-builder rebuilds the
 // packaged copies itself.
+//
+// The native learner addon (native/build/Release/tandem_learner.node, built by native/build.js) is
+// not rebuilt here: it uses Node-API only, whose ABI is the same in Node and in Electron, so the
+// binary `npm ci` / `npm run build:native` built loads in both.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';

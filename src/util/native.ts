@@ -70,18 +70,26 @@ export function runtimeOfAbi(abi: number): {
   return { runtime: 'unknown', name: `an unknown runtime` };
 }
 
-/** One line for the user when `err` is an ABI mismatch; undefined for any other error. */
-export function nativeModuleProblem(err: unknown): string | undefined {
+/**
+ * One line for the user when `err` is an ABI mismatch; undefined for any other error. `own` names
+ * a binary that is not a package in node_modules (the native learner) and the command that
+ * rebuilds it.
+ */
+export function nativeModuleProblem(
+  err: unknown,
+  own?: { name: string; rebuild: string },
+): string | undefined {
   const mismatch = parseAbiMismatch(err instanceof Error ? err.message : String(err));
   if (!mismatch) return undefined;
   const built = runtimeOfAbi(mismatch.builtFor);
   const needed = runtimeOfAbi(mismatch.required);
-  const fix =
-    needed.runtime === 'electron'
+  const fix = own
+    ? own.rebuild
+    : needed.runtime === 'electron'
       ? 'npm run rebuild:electron'
       : `npm rebuild ${mismatch.module} (run it with the Node.js that runs tandem)`;
   return (
-    `${mismatch.module} was built for ${built.name} (NODE_MODULE_VERSION ${mismatch.builtFor}) ` +
+    `${own?.name ?? mismatch.module} was built for ${built.name} (NODE_MODULE_VERSION ${mismatch.builtFor}) ` +
     `but is loaded by ${needed.name} (NODE_MODULE_VERSION ${mismatch.required}). ` +
     `Rebuild it for this runtime: ${fix}`
   );

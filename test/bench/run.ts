@@ -9,6 +9,7 @@ import { benchHil } from './hil.ts';
 import { benchLearner } from './learner.ts';
 import { benchLift } from './lift.ts';
 import { benchLoop } from './loop.ts';
+import { benchNativeCritic } from './native-critic.ts';
 import { benchProbe } from './probe.ts';
 import { benchRecord } from './record.ts';
 import { benchXr } from './xr.ts';
@@ -17,6 +18,7 @@ const quick = process.argv.includes('--quick') || Boolean(process.env.TANDEM_BEN
 const benches: Record<string, () => Promise<BenchResult>> = {
   record: () => benchRecord(),
   learner: () => benchLearner(),
+  'native-critic': () => benchNativeCritic({ quick }),
   probe: () => benchProbe({ quick }),
   lift: () => benchLift({ quick }),
   loop: () => benchLoop({ quick }),

@@ -62,6 +62,20 @@ describe('tandem doctor', () => {
     assert.equal(part('tfjs').facts.wasm, '4.22.0');
   });
 
+  it('the native learner: built (always on CI) with its BLAS and threads, or absent with the fix', () => {
+    const p = part('native learner');
+    if (p.status === 'ok' || process.env.CI) {
+      assert.equal(p.status, 'ok', `${p.summary} — ${p.fix}`);
+      assert.equal(p.facts.built, true);
+      assert.equal(p.facts.threads, 1);
+      assert.match(p.summary, new RegExp(`^built and loads: ${String(p.facts.blas)}`));
+    } else {
+      assert.equal(p.status, 'absent');
+      assert.match(p.summary, /is not built/);
+      assert.match(p.fix ?? '', /npm run build:native$/);
+    }
+  });
+
   it('better-sqlite3 loads and its SQLite is the one this process gets', () => {
     const db = new Database(':memory:');
     const sqlite = db.prepare('select sqlite_version()').pluck().get();

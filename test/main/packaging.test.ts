@@ -141,6 +141,7 @@ describe('electron-builder.yml', () => {
       'src/cli/main.ts',
       'assets/models/panda-lift.xml',
       'assets/robots/ros2/panda.json',
+      'native/build/Release/tandem_learner.node',
     ]) {
       assert.ok(packed(file), `${file} is not packed`);
     }

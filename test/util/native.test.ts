@@ -60,6 +60,19 @@ describe('native module ABI mismatch', () => {
     assert.equal(nativeModuleProblem(new Error('SQLITE_BUSY: database is locked')), undefined);
   });
 
+  it('names a binary outside node_modules, with its own rebuild command, when told', () => {
+    const own = IN_NODE.replace(
+      '/home/container/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      '/home/container/native/build/Release/tandem_learner.node',
+    );
+    const message = nativeModuleProblem(new Error(own), {
+      name: 'the native learner',
+      rebuild: 'npm run build:native',
+    });
+    assert.match(message ?? '', /^the native learner was built for .*\(NODE_MODULE_VERSION 83\)/);
+    assert.match(message ?? '', /Rebuild it for this runtime: npm run build:native$/);
+  });
+
   it('knows this Node and the installed Electron without any table', () => {
     assert.deepEqual(runtimeOfAbi(Number(process.versions.modules)), {
       runtime: 'node',

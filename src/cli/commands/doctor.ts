@@ -12,9 +12,10 @@ const usage = `
 Usage: tandem doctor [--json]
 
 Reports every part Tandem uses or can use, one line each: Node.js, the learner's TensorFlow.js
-backend (and why the better ones are not used), better-sqlite3 and SQLite, ROS 2 (rclnodejs),
-the Electron binary, the data folder, Chromium for the end-to-end tests. Optional parts that are
-missing say how to get them. Exits 1 when a part the studio cannot run without fails.
+backend (and why the better ones are not used), the native learner addon (its BLAS and threads),
+better-sqlite3 and SQLite, ROS 2 (rclnodejs), the Electron binary, the data folder, Chromium for
+the end-to-end tests. Optional parts that are missing say how to get them. Exits 1 when a part
+the studio cannot run without fails.
 --json prints the same facts as one JSON object.
 `;
 
@@ -108,6 +109,31 @@ async function backendParts(): Promise<DoctorPart[]> {
     },
   });
   return parts;
+}
+
+async function nativeLearnerPart(): Promise<DoctorPart> {
+  const { loadNativeLearner, nativeFix } = await import('../../learner/native-addon.ts');
+  const load = loadNativeLearner();
+  if (!load.ok) {
+    return {
+      part: 'native learner',
+      status: 'absent',
+      // The reason ends with its own fix; the fix goes in the fix column.
+      summary: `not available: ${load.reason.replace(/\. Fix: .*$/, '')}; the learner runs on tfjs`,
+      fix: /\. Fix: (.*)$/.exec(load.reason)?.[1] ?? nativeFix(),
+      facts: { built: false, path: load.path, reason: load.reason },
+    };
+  }
+  const { blas, kernel, threads, threading } = load.info;
+  return {
+    part: 'native learner',
+    status: 'ok',
+    summary:
+      `built and loads: ${blas}` +
+      `${kernel === '-' ? '' : `, kernel ${kernel}`}, ${threading}; ` +
+      `${threads} thread${threads === 1 ? '' : 's'} per product`,
+    facts: { built: true, path: load.path, blas, kernel, threads, threading },
+  };
 }
 
 async function sqlitePart(): Promise<DoctorPart> {
@@ -254,6 +280,7 @@ export async function diagnose(): Promise<DoctorPart[]> {
   return [
     nodePart(),
     ...(await backendParts()),
+    await nativeLearnerPart(),
     await sqlitePart(),
     await ros2Part(),
     electronPart(),
@@ -265,7 +292,8 @@ export async function diagnose(): Promise<DoctorPart[]> {
 
 export const doctor: Command = {
   name: 'doctor',
-  summary: 'report Node, learner backend, SQLite, ROS 2, Electron, data folder (--json)',
+  summary:
+    'report Node, learner backend, native learner, SQLite, ROS 2, Electron, data folder (--json)',
   usage,
   async run(argv) {
     const args = parse(argv, { json: { type: 'boolean' } }, usage);

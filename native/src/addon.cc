@@ -1,0 +1,18 @@
+// The native learner addon's module init (native/build/Release/tandem_learner.node): the BLAS
+// layer's exports (blas_exports.cc) and the class CriticEnsemble (critic.cc).
+#include <napi.h>
+
+#include "blas_exports.h"
+#include "critic.h"
+
+namespace {
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  RegisterBlasExports(env, exports);
+  tandem::RegisterCriticEnsemble(env, exports);
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tandem_learner, Init)

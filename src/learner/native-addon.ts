@@ -1,0 +1,148 @@
+// The native learner addon (native/: C++ through Node-API, matrix products through a BLAS), loaded
+// when it was built. `npm ci` builds it (native/build.js) and never fails without it, so it may
+// be missing: loadNativeLearner says so, and why, instead of throwing, and the learner runs on
+// tfjs (wasm) as before.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { nativeModuleProblem } from '../util/native.ts';
+
+const require = createRequire(import.meta.url);
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+/** Where native/build.js puts the addon. */
+export const NATIVE_ADDON_PATH = join(ROOT, 'native', 'build', 'Release', 'tandem_learner.node');
+
+/** How to get the addon built on this platform (native/build.js says the same). */
+export function nativeFix(platform: NodeJS.Platform = process.platform): string {
+  if (platform === 'darwin')
+    return 'xcode-select --install (and python3), then npm run build:native';
+  if (platform === 'win32') {
+    return 'install Python 3 and Visual Studio Build Tools (C++), then npm run build:native';
+  }
+  return 'apt-get install -y g++ make python3 libopenblas-dev pkg-config, then npm run build:native';
+}
+
+/** The BLAS the addon was built with (gemm.h). */
+export interface BlasInfo {
+  /** "openblas 0.3.21" (the library's own version), "accelerate" or "portable". */
+  blas: string;
+  /** OpenBLAS's kernel for this CPU ("Haswell", "Zen", …); "-" for the others. */
+  kernel: string;
+  /** The most threads one product may use now. */
+  threads: number;
+  /** "pthread", "openmp" or "sequential" (OpenBLAS), "accelerate", "single-threaded" (portable). */
+  threading: string;
+}
+
+/**
+ * Row-major C = alpha·op(A)·op(B) + beta·C in place; op(A) is M×K, op(B) K×N (gemm.h). Sizes are
+ * checked against the arrays: a wrong call throws, it never reads or writes outside them.
+ */
+export type Sgemm = (
+  transA: boolean,
+  transB: boolean,
+  M: number,
+  N: number,
+  K: number,
+  alpha: number,
+  A: Float32Array,
+  lda: number,
+  B: Float32Array,
+  ldb: number,
+  beta: number,
+  C: Float32Array,
+  ldc: number,
+) => void;
+
+/** The addon's exports. */
+export interface NativeAddon {
+  // ---- The BLAS layer (native/src/blas_exports.cc) ----
+  /** The BLAS's product (the portable kernel where the build found none). */
+  sgemm: Sgemm;
+  /** The portable kernel, in every build: for tests and benchmarks. */
+  sgemmPortable: Sgemm;
+  /** The most threads one product may use (integer ≥ 1, process-wide); returns the new count. */
+  setThreads(threads: number): number;
+  blasInfo(): BlasInfo;
+
+  // ---- The critic ensemble (native/src/addon.cc, critic.cc): typed here by its author ----
+}
+
+export type NativeLoad =
+  | { ok: true; addon: NativeAddon; info: BlasInfo; path: string }
+  | { ok: false; reason: string; path: string };
+
+interface BuildStatus {
+  ok: boolean;
+  reason?: string;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+const shown = (path: string) => {
+  const rel = relative(ROOT, path);
+  return rel.startsWith('..') ? path : rel;
+};
+
+/** What native/build.js wrote about its last run next to the addon (build/build-status.json). */
+function lastBuild(path: string): BuildStatus | undefined {
+  try {
+    const file = join(dirname(dirname(path)), 'build-status.json');
+    return JSON.parse(readFileSync(file, 'utf8')) as BuildStatus;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Loads the native learner addon. A missing or broken addon is not thrown: `{ ok: false, reason }`
+ * says why it is not usable and how to fix it. `path` points elsewhere (tests); `threads` sets the
+ * most threads one product may use (an integer ≥ 1, else a RangeError; the addon starts at 1;
+ * left out, the setting is not touched).
+ */
+export function loadNativeLearner(options: { path?: string; threads?: number } = {}): NativeLoad {
+  const path = options.path ?? NATIVE_ADDON_PATH;
+  const fix = nativeFix();
+  if (!existsSync(path)) {
+    const last = lastBuild(path);
+    const why = last && !last.ok && last.reason ? `; its last build failed: ${last.reason}` : '';
+    return { ok: false, path, reason: `${shown(path)} is not built${why}. Fix: ${fix}` };
+  }
+  let addon: NativeAddon;
+  try {
+    addon = require(path) as NativeAddon;
+  } catch (err) {
+    const abi = nativeModuleProblem(err, {
+      name: `the native learner (${shown(path)})`,
+      rebuild: 'npm run build:native',
+    });
+    if (abi) return { ok: false, path, reason: abi };
+    const line = firstLine(err);
+    // A shared library it was linked with (OpenBLAS) is not on this machine.
+    const library = /cannot open shared object file|Library not loaded|image not found/.test(line)
+      ? ': the BLAS library it was built with is missing here (apt-get install -y libopenblas0), ' +
+        'or rebuild it on this machine'
+      : '';
+    return {
+      ok: false,
+      path,
+      reason:
+        `${shown(path)} does not load (${line})${library}. ` +
+        `Fix: npm run build:native (TANDEM_NATIVE_BLAS=portable builds it without a BLAS)`,
+    };
+  }
+  if (typeof addon.sgemm !== 'function' || typeof addon.blasInfo !== 'function') {
+    return {
+      ok: false,
+      path,
+      reason: `${shown(path)} loads but lacks the BLAS exports (an old build?). Fix: npm run build:native`,
+    };
+  }
+  if (options.threads !== undefined) addon.setThreads(options.threads);
+  return { ok: true, addon, info: addon.blasInfo(), path };
+}

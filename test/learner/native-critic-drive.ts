@@ -1,0 +1,171 @@
+// What the native critic's test and benchmark share: the addon's CriticEnsemble as TypeScript
+// sees it, a CriticEnsemble loaded with a Sac's critics, targets and critic Adam state, and the
+// inputs of Sac.update's next critic updates, replayed from a copy of its generator.
+import * as tf from '@tensorflow/tfjs';
+import { allocBatch, sampleMixed } from '../../src/learner/buffer.ts';
+import { read } from '../../src/learner/heap.ts';
+import { samplePolicy } from '../../src/learner/networks.ts';
+import type { Sac } from '../../src/learner/sac.ts';
+import { Random } from '../../src/util/random.ts';
+
+export interface CriticEnsembleOptions {
+  inDim: number;
+  hidden: number[];
+  ensemble: number;
+  layerNorm: boolean;
+  /** The most rows an update, qValues or inputGradient takes (256 when left out). */
+  batch?: number;
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  gamma: number;
+  tau: number;
+  /** Global-norm clip of the critics' gradients; Infinity (the default): none. */
+  clip?: number;
+  rewardScale?: number;
+  rewardShift?: number;
+  backupEntropy?: boolean;
+  /** Threads an update deals the critics to (this one included; 1 by default). */
+  threads?: number;
+}
+
+/** One critic update's inputs (Sac#criticStep's, before it joins and scales them). */
+export interface CriticUpdateInput {
+  /** [s, a] rows [n, inDim], shared by the critics; or [E, n, inDim], one minibatch each. */
+  sa: Float32Array;
+  /** The batch's raw rewards (the ensemble applies rewardScale and rewardShift) [n]. */
+  reward: Float32Array;
+  done: Float32Array;
+  /** [s', a'] rows [n, inDim], a' ~ π(·|s'). */
+  nextSa: Float32Array;
+  /** log π(a'|s') [n]. */
+  nextLogProb: Float64Array | Float32Array;
+  alpha: number;
+  /** The target critics the min is over. */
+  subset: Int32Array;
+}
+
+export interface CriticUpdateMetrics {
+  loss: number;
+  qMean: number;
+  qStd: number;
+  qMax: number;
+  qAbsMean: number;
+  tdTargetMean: number;
+  gradNorm: number;
+  rewardMean: number;
+  rewardMin: number;
+  rewardMax: number;
+}
+
+/** native/src/critic.cc's class. Weight and moment lists are every critic's variables in order. */
+export interface CriticEnsemble {
+  /** One critic's variables' shapes (Critic.variables order). */
+  readonly shapes: number[][];
+  setWeights(online: Float32Array[], target: Float32Array[]): void;
+  getWeights(): { online: Float32Array[]; target: Float32Array[] };
+  /** Adam.restore's state; without moments, zeros (not stepped yet). */
+  setAdam(step: number, m?: Float32Array[], v?: Float32Array[]): void;
+  getAdam(): { step: number; m: Float32Array[]; v: Float32Array[] };
+  update(input: CriticUpdateInput): CriticUpdateMetrics;
+  /** Q of every online critic [E, n]. */
+  qValues(sa: Float32Array): Float32Array;
+  /** Q [E, n] and Σ_e dQ_e/d(input columns from `from` on)·dq [n, inDim − from]. */
+  inputGradient(
+    sa: Float32Array,
+    dq: number,
+    from: number,
+  ): { q: Float32Array; dInput: Float32Array };
+}
+
+export type CriticEnsembleClass = new (options: CriticEnsembleOptions) => CriticEnsemble;
+
+/** The addon's CriticEnsemble, or why not: an addon built before it had one has none. */
+export function criticEnsembleClass(addon: object): CriticEnsembleClass | undefined {
+  const ctor = (addon as { CriticEnsemble?: unknown }).CriticEnsemble;
+  return typeof ctor === 'function' ? (ctor as CriticEnsembleClass) : undefined;
+}
+
+/** A CriticEnsemble with `sac`'s settings, critics, targets and critic Adam state. */
+export function ensembleFromSac(Ctor: CriticEnsembleClass, sac: Sac, threads = 1): CriticEnsemble {
+  const c = sac.config;
+  const adam = sac.criticOptimizer;
+  const native = new Ctor({
+    inDim: sac.obsDim + sac.actionDim,
+    hidden: [...c.hidden],
+    ensemble: c.ensembleSize,
+    layerNorm: c.criticLayerNorm,
+    batch: c.batchSize,
+    lr: adam.learningRate,
+    beta1: adam.beta1,
+    beta2: adam.beta2,
+    eps: adam.epsilon,
+    gamma: c.gamma,
+    tau: c.tau,
+    clip: c.gradClip,
+    rewardScale: c.rewardScale,
+    rewardShift: c.rewardShift,
+    backupEntropy: c.backupEntropy,
+    threads,
+  });
+  const online = sac.critics.flatMap((q) => q.variables).map((v) => read(v).slice());
+  const target = sac.targets.flatMap((q) => q.variables).map((v) => read(v).slice());
+  native.setWeights(online, target);
+  const moments = adam.moments;
+  if (moments) native.setAdam(adam.iterations, [...moments.m], [...moments.v]);
+  else native.setAdam(adam.iterations);
+  return native;
+}
+
+function joinRows(obs: Float32Array, x: Float32Array, n: number): Float32Array {
+  const o = obs.length / n;
+  const k = x.length / n;
+  const out = new Float32Array(n * (o + k));
+  for (let r = 0; r < n; r++) {
+    out.set(obs.subarray(r * o, (r + 1) * o), r * (o + k));
+    out.set(x.subarray(r * k, (r + 1) * k), r * (o + k) + o);
+  }
+  return out;
+}
+
+/**
+ * The inputs of the `utd` critic updates `sac.update()` does next, drawn from a copy of its
+ * generator in Sac.update's order (batch, a′'s noise, the min subset; per critic update), with
+ * a′ and log π(a′|s′) from its actor as Sac#criticStep computes them. Only for learner steps
+ * without an actor update (actorEvery past the steps run): the actor must not change between
+ * them. Returns the inputs and the generator's state after them (sac.rng's after the step).
+ */
+export function nextCriticInputs(sac: Sac): { inputs: CriticUpdateInput[]; rngState: number } {
+  const c = sac.config;
+  const n = c.batchSize;
+  const A = sac.actionDim;
+  const O = sac.obsDim;
+  const rng = new Random(0).restore(sac.rng.state);
+  const batch = allocBatch(n, O, A);
+  const alpha = Math.exp(read(sac.logAlpha)[0]!);
+  const inputs: CriticUpdateInput[] = [];
+  for (let k = 0; k < c.utd; k++) {
+    sampleMixed(sac.online, sac.demo, c.onlineRatio, batch, rng);
+    const noise = new Float32Array(n * A);
+    for (let i = 0; i < noise.length; i++) noise[i] = rng.normal();
+    const all = sac.targets.map((_, i) => i);
+    for (let i = all.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [all[i], all[j]] = [all[j]!, all[i]!];
+    }
+    const subset = Int32Array.from(all.slice(0, c.minSubset));
+    const heads = tf.tidy(() => read(sac.actor.heads(tf.tensor2d(batch.nextObs, [n, O]))).slice());
+    const next = samplePolicy(heads, 0, n, A, noise, sac.actor.logStdRange);
+    inputs.push({
+      sa: joinRows(batch.obs, batch.action, n),
+      reward: batch.reward.slice(),
+      done: batch.done.slice(),
+      nextSa: joinRows(batch.nextObs, next.action, n),
+      nextLogProb: next.logProb,
+      alpha,
+      subset,
+    });
+  }
+  return { inputs, rngState: rng.state };
+}
