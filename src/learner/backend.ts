@@ -62,10 +62,14 @@ export async function chooseBackend(forced?: BackendName): Promise<BackendChoice
   );
 }
 
-/** One line for the run's log: the backend in use and why the better ones were not. */
-export function describeBackend(choice: BackendChoice): string {
+/**
+ * One line for the run's log: the backend in use and why the better ones were not; with
+ * `nativeCritics` (Sac.nativeCriticsInfo), that the critics train in the native addon.
+ */
+export function describeBackend(choice: BackendChoice, nativeCritics?: string): string {
   const why = choice.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   const warn =
     choice.name === 'cpu' ? ' — WARNING: the cpu backend is about 50× slower than wasm' : '';
-  return `learner backend ${choice.name}${why ? ` (skipped ${why})` : ''}${warn}`;
+  const critics = nativeCritics ? ` + native critics (${nativeCritics})` : '';
+  return `learner backend ${choice.name}${critics}${why ? ` (skipped ${why})` : ''}${warn}`;
 }

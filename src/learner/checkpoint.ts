@@ -22,6 +22,10 @@
  *
  * An optimizer that has not stepped yet has no moments (its groups are empty).
  *
+ * With native critics (LearnerConfig.critics), reading `sac.critics`, `sac.targets` and
+ * `sac.criticOptimizer` brings them up to date from the addon, and a restore hands them back to
+ * it (`Sac.criticsChanged`): a checkpoint moves between native and tfjs critics either way.
+ *
  * Payload layout (version 1), all integers little-endian:
  *
  *   bytes 0–7     "TNDMCKPT"
@@ -570,6 +574,8 @@ async function restoreParsed(sac: Sac, { meta, data }: ParsedCheckpoint): Promis
           };
     sac[field].restore(state.iterations, moments);
   }
+  // Native critics (Sac.criticBackend) train from their own copy: it takes the restored state.
+  sac.criticsChanged();
 
   sac.steps = meta.steps;
   sac.actorUpdates = meta.actorUpdates;

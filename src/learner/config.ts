@@ -9,6 +9,10 @@ import { z } from 'zod';
 export const ActorLoss = z.enum(['sac', 'sac+bc', 'bc', 'awr']);
 export type ActorLoss = z.infer<typeof ActorLoss>;
 
+/** Where the critics train (see LearnerConfig.critics). */
+export const CriticsBackend = z.enum(['auto', 'native', 'tfjs']);
+export type CriticsBackend = z.infer<typeof CriticsBackend>;
+
 export const LearnerConfig = z
   .object({
     hidden: z.array(z.number().int().positive()).min(1).default([256, 256]), // all anchors
@@ -51,6 +55,11 @@ export const LearnerConfig = z
     // Threads an update may use on the wasm backend: with 2, half the critics run on a helper
     // thread (nets large enough only); results are the same bit for bit whatever the number.
     threads: z.number().int().min(1).max(8).default(2),
+    // Where the critics train: 'native' in the native addon (C++ and a BLAS, npm run
+    // build:native; config.threads then deals the critics among its threads, and no tfjs helper
+    // thread starts), 'tfjs' on the TensorFlow.js backend, 'auto' native when the addon is built.
+    // The same math either way (within float32 rounding); checkpoints move between them.
+    critics: CriticsBackend.default('auto'),
   })
   .strict()
   .refine((c) => c.minSubset <= c.ensembleSize, 'minSubset must not exceed ensembleSize')

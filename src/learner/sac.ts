@@ -13,6 +13,12 @@ import {
 import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
 import { make, read } from './heap.ts';
 import {
+  type CriticEnsemble,
+  criticEnsembleClass,
+  type CriticUpdateMetrics,
+  loadNativeLearner,
+} from './native-addon.ts';
+import {
   actionLogProb,
   actionLogProbBackward,
   Actor,
@@ -96,6 +102,60 @@ function joinRows(
   return { tensor: tf.tensor2d(values, [n, values.length / n]), values };
 }
 
+/** The native critic ensemble a Sac trains its critics in, and how it is described. */
+interface NativeCritics {
+  ensemble: CriticEnsemble;
+  /** "openblas 0.3.21, Zen, 2 threads" */
+  description: string;
+}
+
+/**
+ * The native critics for `config`, or undefined for the tfjs ones: 'auto' takes them when the
+ * addon is built (with its CriticEnsemble), 'native' throws when it is not.
+ */
+function nativeCritics(
+  config: LearnerConfig,
+  inDim: number,
+  hyper: { lr: number; beta1: number; beta2: number; epsilon: number },
+  path?: string,
+): NativeCritics | undefined {
+  if (config.critics === 'tfjs') return undefined;
+  const loaded = loadNativeLearner(path === undefined ? {} : { path });
+  const Ensemble = loaded.ok ? criticEnsembleClass(loaded.addon) : undefined;
+  if (!loaded.ok || !Ensemble) {
+    if (config.critics === 'auto') return undefined;
+    const why = loaded.ok
+      ? `${loaded.path} has no CriticEnsemble (an old build?). Fix: npm run build:native`
+      : loaded.reason;
+    throw new Error(`critics 'native': the native learner addon is not usable: ${why}`);
+  }
+  const ensemble = new Ensemble({
+    inDim,
+    hidden: [...config.hidden],
+    ensemble: config.ensembleSize,
+    layerNorm: config.criticLayerNorm,
+    // awr's actor pass takes Q of 2·batch rows at once
+    batch: 2 * config.batchSize,
+    lr: hyper.lr,
+    beta1: hyper.beta1,
+    beta2: hyper.beta2,
+    eps: hyper.epsilon,
+    gamma: config.gamma,
+    tau: config.tau,
+    clip: config.gradClip,
+    rewardScale: config.rewardScale,
+    rewardShift: config.rewardShift,
+    backupEntropy: config.backupEntropy,
+    threads: config.threads,
+  });
+  // critic.cc deals the critics among at most one thread each
+  const threads = Math.min(config.threads, config.ensembleSize);
+  const { info } = loaded;
+  const kernel = info.kernel && info.kernel !== '-' ? `, ${info.kernel}` : '';
+  const description = `${info.blas}${kernel}, ${threads} thread${threads === 1 ? '' : 's'}`;
+  return { ensemble, description };
+}
+
 /**
  * Multiply-adds of one critic's forward pass below which a helper thread is not worth its
  * messages (the probe's nets are about 0.6 M; 256×256 at batch 256, 19 M).
@@ -122,6 +182,13 @@ function joinRowsInto(out: Float32Array, obs: Float32Array, x: Float32Array, n: 
  * config.threads > 1, the critics' share of each phase (targets, critic updates, dQ/da for the
  * actor) is dealt between this thread and helper threads (critic-helper.ts); everything else,
  * and all state, stays here, and the results do not depend on it.
+ *
+ * With native critics (config.critics; 'auto' takes them when the addon is built), the critic
+ * phase runs in the addon's CriticEnsemble instead (native-addon.ts; the same math within float32
+ * rounding, config.threads its own threads, no helper threads), which holds the online and target
+ * critics' weights and the critic Adam state. The random draws stay here, in the same order.
+ * `critics`, `targets` and `criticOptimizer` are then copies brought up to date when read; after
+ * writing them (a checkpoint restore), `criticsChanged` hands them back.
  */
 export class Sac {
   /** The settings; only `setActorLoss` changes them (to a new object). */
@@ -131,10 +198,7 @@ export class Sac {
   readonly online: ReplayBuffer;
   readonly demo: ReplayBuffer;
   readonly actor: Actor;
-  readonly critics: Critic[];
-  readonly targets: Critic[];
   readonly logAlpha: tf.Variable;
-  readonly criticOptimizer: Adam;
   readonly actorOptimizer: Adam;
   readonly alphaOptimizer: Adam;
   readonly targetEntropy: number;
@@ -146,6 +210,16 @@ export class Sac {
   bcFrom = 0;
   readonly #lastActor: Partial<Record<ActorMetric, number>> = {};
   readonly #batch: Batch;
+  readonly #critics: Critic[];
+  readonly #targets: Critic[];
+  readonly #criticOptimizer: Adam;
+  /**
+   * The native critics (config.critics): they hold the online and target critics' weights and
+   * the critic Adam state; #critics, #targets and #criticOptimizer are a copy, brought up to
+   * date when read (#stale) and pushed back by `criticsChanged`.
+   */
+  readonly #native: NativeCritics | undefined;
+  #stale = false;
   readonly #criticVars: tf.Variable[];
   readonly #targetVars: tf.Variable[];
   /** 0 … ensembleSize − 1: every critic, for `#spread`. */
@@ -158,13 +232,14 @@ export class Sac {
    * `helpers` 'always' starts config.threads − 1 helper threads whatever the nets' size and
    * backend (for tests); by default only on wasm, for nets large enough, and within the cores.
    * `steal` false leaves every request sent to a helper to it (tests: small nets' work is
-   * otherwise done here before a helper has even seen it).
+   * otherwise done here before a helper has even seen it). `nativeAddon`: where the native
+   * addon is, for config.critics (tests; native-addon.ts's NATIVE_ADDON_PATH by default).
    */
   constructor(
     obsDim: number,
     actionDim: number,
     config: LearnerConfig,
-    options: { helpers?: 'auto' | 'always'; steal?: boolean } = {},
+    options: { helpers?: 'auto' | 'always'; steal?: boolean; nativeAddon?: string } = {},
   ) {
     this.config = config;
     this.#steal = options.steal ?? true;
@@ -180,16 +255,30 @@ export class Sac {
     ]);
     const critic = () =>
       new Critic(obsDim + actionDim, config.hidden, init, config.criticLayerNorm);
-    this.critics = Array.from({ length: config.ensembleSize }, () => critic());
-    this.targets = Array.from({ length: config.ensembleSize }, () => critic());
-    this.targets.forEach((t, e) =>
-      t.variables.forEach((v, i) => v.assign(this.critics[e]!.variables[i]!)),
+    this.#critics = Array.from({ length: config.ensembleSize }, () => critic());
+    this.#targets = Array.from({ length: config.ensembleSize }, () => critic());
+    this.#targets.forEach((t, e) =>
+      t.variables.forEach((v, i) => v.assign(this.#critics[e]!.variables[i]!)),
     );
-    this.#criticVars = this.critics.flatMap((c) => c.variables);
-    this.#targetVars = this.targets.flatMap((c) => c.variables);
-    this.#everyCritic = this.critics.map((_, e) => e);
+    this.#criticVars = this.#critics.flatMap((c) => c.variables);
+    this.#targetVars = this.#targets.flatMap((c) => c.variables);
+    this.#everyCritic = this.#critics.map((_, e) => e);
     this.logAlpha = tf.tidy(() => tf.variable(tf.scalar(Math.log(config.initTemperature)), true));
-    this.criticOptimizer = new Adam(this.#criticVars, config.lr);
+    this.#criticOptimizer = new Adam(this.#criticVars, config.lr);
+    try {
+      const { learningRate: lr, ...adam } = this.#criticOptimizer.getConfig();
+      this.#native = nativeCritics(
+        config,
+        obsDim + actionDim,
+        { lr, ...adam },
+        options.nativeAddon,
+      );
+    } catch (err) {
+      for (const net of [this.actor, ...this.#critics, ...this.#targets]) net.dispose();
+      this.logAlpha.dispose();
+      throw err;
+    }
+    if (this.#native) this.criticsChanged();
     this.actorOptimizer = new Adam(this.actor.variables, config.lr);
     this.alphaOptimizer = new Adam([this.logAlpha], config.lr);
     this.targetEntropy = targetEntropyOf(config, actionDim);
@@ -200,8 +289,9 @@ export class Sac {
       dim = h;
       return macs;
     }, 0);
-    const wanted =
-      options.helpers === 'always'
+    const wanted = this.#native
+      ? 0 // the native critics run on their own threads; tfjs helpers would only contend
+      : options.helpers === 'always'
         ? config.threads - 1
         : tf.getBackend() === 'wasm' && work * config.batchSize >= HELPER_MIN_WORK
           ? Math.min(config.threads, availableParallelism()) - 1
@@ -218,6 +308,69 @@ export class Sac {
         }),
       );
     }
+  }
+
+  /**
+   * The online critics. With native critics, their variables are brought up to date when this is
+   * read (and not again until an update changes them): read it again after an update.
+   */
+  get critics(): Critic[] {
+    this.#syncFromNative();
+    return this.#critics;
+  }
+
+  /** The target critics (up to date when read, as `critics`). */
+  get targets(): Critic[] {
+    this.#syncFromNative();
+    return this.#targets;
+  }
+
+  /** The critics' Adam (its state up to date when read, as `critics`). */
+  get criticOptimizer(): Adam {
+    this.#syncFromNative();
+    return this.#criticOptimizer;
+  }
+
+  /** 'native' or 'tfjs': where the critics train. */
+  get criticBackend(): 'native' | 'tfjs' {
+    return this.#native ? 'native' : 'tfjs';
+  }
+
+  /** With native critics, their library, kernel and threads ("openblas 0.3.21, Zen, 2 threads"). */
+  get nativeCriticsInfo(): string | undefined {
+    return this.#native?.description;
+  }
+
+  /**
+   * After the critics', targets' variables or the critic optimizer's state were written from
+   * outside (a checkpoint restore): the native critics take them. Nothing to do on tfjs.
+   */
+  criticsChanged(): void {
+    const native = this.#native;
+    if (!native) return;
+    native.ensemble.setWeights(
+      this.#criticVars.map((v) => read(v).slice()),
+      this.#targetVars.map((v) => read(v).slice()),
+    );
+    const adam = this.#criticOptimizer;
+    const moments = adam.moments;
+    if (moments) native.ensemble.setAdam(adam.iterations, [...moments.m], [...moments.v]);
+    else native.ensemble.setAdam(adam.iterations);
+    this.#stale = false;
+  }
+
+  /** The native critics' weights and Adam state into the tfjs copies, if they are behind. */
+  #syncFromNative(): void {
+    const native = this.#native;
+    if (!native || !this.#stale) return;
+    this.#stale = false;
+    const { online, target } = native.ensemble.getWeights();
+    tf.tidy(() => {
+      this.#criticVars.forEach((v, k) => v.assign(tf.tensor(online[k]!, v.shape, 'float32')));
+      this.#targetVars.forEach((v, k) => v.assign(tf.tensor(target[k]!, v.shape, 'float32')));
+    });
+    const { step, m, v } = native.ensemble.getAdam();
+    this.#criticOptimizer.restore(step, step > 0 ? { m, v } : undefined);
   }
 
   /** Helper threads ready to take work (they start in the background). */
@@ -301,7 +454,7 @@ export class Sac {
 
   /** m distinct critic indices out of E, drawn with the learner's generator. */
   #subset(): number[] {
-    const all = this.targets.map((_, i) => i);
+    const all = this.#everyCritic.slice();
     for (let i = all.length - 1; i > 0; i--) {
       const j = this.rng.int(i + 1);
       [all[i], all[j]] = [all[j]!, all[i]!];
@@ -417,16 +570,31 @@ export class Sac {
     nextHeads ??= read(this.actor.heads(make([n, O], (out) => out.set(b.nextObs))));
     const next = samplePolicy(nextHeads, 0, n, A, noise, this.actor.logStdRange);
 
+    if (this.#native) {
+      const m = this.#native.ensemble.update({
+        sa: joinRows(b.obs, b.action, n).values,
+        reward: b.reward,
+        done: b.done,
+        nextSa: joinRows(b.nextObs, next.action, n).values,
+        nextLogProb: next.logProb,
+        alpha,
+        subset: Int32Array.from(subset),
+      });
+      this.#stale = true;
+      if (metrics) Object.assign(metrics, criticMetricsOf(m));
+      return pass;
+    }
+
     // y = r·scale + shift + γ(1 − done)·(min_{i∈subset} Q̄_i(s', a') − [backup] α·log π(a'|s'))
     const nextSa = joinRows(b.nextObs, next.action, n);
     const rows = { input: nextSa.values, rows: n, cols: O + A };
     const qs = this.#spread(
       subset,
-      this.targets,
+      this.#targets,
       'target',
       'target',
       rows,
-      (i) => targetQ(this.targets[i]!, nextSa.tensor),
+      (i) => targetQ(this.#targets[i]!, nextSa.tensor),
       (r) => r.q!,
     );
     const y = new Float64Array(n);
@@ -441,14 +609,14 @@ export class Sac {
 
     // L = Σ_e mean((Q_e(s, a) − y)²)
     const sa = joinRows(b.obs, b.action, n);
-    const E = this.critics.length;
+    const E = this.#critics.length;
     const results = this.#spread(
       this.#everyCritic,
-      this.critics,
+      this.#critics,
       'critic',
       'critic',
       { input: sa.values, rows: n, cols: O + A, y },
-      (e) => criticGradients(this.critics[e]!, sa.tensor, y),
+      (e) => criticGradients(this.#critics[e]!, sa.tensor, y),
       (r) => ({ q: r.q!, grads: r.grads! as Grad[] }),
     );
     {
@@ -492,7 +660,7 @@ export class Sac {
     const grads = results.flatMap((r) => r.grads);
     const clip = clipping(grads, c.gradClip, metrics !== undefined);
     if (metrics) metrics.critic_grad_norm = clip.norm;
-    this.criticOptimizer.step(grads, clip.scale);
+    this.#criticOptimizer.step(grads, clip.scale);
     polyak(this.#targetVars, this.#criticVars, c.tau);
     return pass;
   }
@@ -553,16 +721,18 @@ export class Sac {
       // With dL/dQ_e = −1/(E·n) for every row; the Q term's scale is applied after (sac+bc's
       // depends on Q itself), so that the critics' passes need no second round.
       const sa = joinRows(b.obs, pi.action, n);
-      const E = this.critics.length;
-      const results = this.#spread(
-        this.#everyCritic,
-        this.critics,
-        'critic',
-        'input',
-        { input: sa.values, rows: n, cols: O + A, dq: -1 / (E * n), from: O },
-        (e) => inputGradient(this.critics[e]!, sa.tensor, -1 / (E * n), O),
-        (r) => ({ q: r.q!, dInput: r.dInput! }),
-      );
+      const E = this.#critics.length;
+      const results = this.#native
+        ? nativeInputGradient(this.#native.ensemble, sa.values, n, -1 / (E * n), O)
+        : this.#spread(
+            this.#everyCritic,
+            this.#critics,
+            'critic',
+            'input',
+            { input: sa.values, rows: n, cols: O + A, dq: -1 / (E * n), from: O },
+            (e) => inputGradient(this.#critics[e]!, sa.tensor, -1 / (E * n), O),
+            (r) => ({ q: r.q!, dInput: r.dInput! }),
+          );
       let qMean = 0;
       let qAbs = 0;
       for (let r = 0; r < n; r++) {
@@ -624,16 +794,18 @@ export class Sac {
     const input = new Float32Array(2 * n * (O + A));
     joinRowsInto(input.subarray(0, n * (O + A)), b.obs, b.action, n);
     joinRowsInto(input.subarray(n * (O + A)), b.obs, pi.action, n);
-    const tensor = tf.tensor2d(input, [2 * n, O + A]);
-    const qs = this.#spread(
-      this.#everyCritic,
-      this.critics,
-      'critic',
-      'target', // a forward pass only, as for a target critic
-      { input, rows: 2 * n, cols: O + A },
-      (e) => targetQ(this.critics[e]!, tensor),
-      (r) => r.q!,
-    );
+    let tensor: tf.Tensor2D | undefined;
+    const qs = this.#native
+      ? rowsOf(this.#native.ensemble.qValues(input), 2 * n)
+      : this.#spread(
+          this.#everyCritic,
+          this.#critics,
+          'critic',
+          'target', // a forward pass only, as for a target critic
+          { input, rows: 2 * n, cols: O + A },
+          (e) => targetQ(this.#critics[e]!, (tensor ??= tf.tensor2d(input, [2 * n, O + A]))),
+          (r) => r.q!,
+        );
     const E = qs.length;
     const likelihood = actionLogProb(heads, 0, n, A, b.action, this.actor.logStdRange);
     const dLogProb = new Float64Array(n);
@@ -692,7 +864,7 @@ export class Sac {
 
   dispose(): void {
     for (const helper of this.#helpers) helper.terminate();
-    for (const net of [this.actor, ...this.critics, ...this.targets]) net.dispose();
+    for (const net of [this.actor, ...this.#critics, ...this.#targets]) net.dispose();
     this.logAlpha.dispose();
   }
 }
@@ -704,4 +876,41 @@ interface ActorPass {
   tape: tf.Tensor2D[];
   /** The heads' outputs [n, 2·A]. */
   heads: Float32Array;
+}
+
+/** The native update's figures under UpdateMetrics' names. */
+function criticMetricsOf(m: CriticUpdateMetrics): Record<CriticMetric, number> {
+  return {
+    critic_loss: m.loss,
+    q_mean: m.qMean,
+    q_std: m.qStd,
+    q_max: m.qMax,
+    q_abs_mean: m.qAbsMean,
+    td_target_mean: m.tdTargetMean,
+    critic_grad_norm: m.gradNorm,
+    reward_mean: m.rewardMean,
+    reward_min: m.rewardMin,
+    reward_max: m.rewardMax,
+  };
+}
+
+/** [E, rows] as E views of `rows` each. */
+function rowsOf(q: Float32Array, rows: number): Float32Array[] {
+  return Array.from({ length: q.length / rows }, (_, e) => q.subarray(e * rows, (e + 1) * rows));
+}
+
+/**
+ * The native critics' Q and dQ/da as the tfjs path's per-critic results: the summed input
+ * gradient goes with the first critic, zeros with the others (#sacLoss sums them).
+ */
+function nativeInputGradient(
+  ensemble: CriticEnsemble,
+  sa: Float32Array,
+  n: number,
+  dq: number,
+  from: number,
+): { q: Float32Array; dInput: Float32Array }[] {
+  const { q, dInput } = ensemble.inputGradient(sa, dq, from);
+  const none = new Float32Array(dInput.length);
+  return rowsOf(q, n).map((qe, e) => ({ q: qe, dInput: e === 0 ? dInput : none }));
 }

@@ -307,7 +307,7 @@ export async function benchLearner(
   quietWaitSeconds = 600,
 ): Promise<BenchResult> {
   const choice = await chooseBackend();
-  const backendLine = describeBackend(choice);
+  let backendLine = describeBackend(choice);
   console.log(backendLine);
   const busyBefore = await waitForQuiet(quietWaitSeconds);
   console.log(`CPU busy before the run (other processes): ${pct(busyBefore)}`);
@@ -335,6 +335,12 @@ export async function benchLearner(
   const cases = ENSEMBLES.flatMap((e) => MODES.map((mode) => ({ e, mode })));
   const key = (c: { e: number; mode: Mode }) => `${c.mode}:${c.e}`;
   const sacs = new Map(cases.map((c) => [key(c), makeSac(c.e, c.mode)]));
+  // The learners' critics (LearnerConfig.critics 'auto': native when the addon is built)
+  const nativeCritics = [...sacs.values()][0]!.nativeCriticsInfo;
+  if (nativeCritics) {
+    backendLine = describeBackend(choice, nativeCritics);
+    console.log(backendLine);
+  }
   const ours = new Map<string, number[]>(cases.map((c) => [key(c), []]));
   const theirs = new Map<string, number[]>(cases.map((c) => [key(c), []]));
 

@@ -5,16 +5,15 @@
 import { chooseBackend, describeBackend } from '../../src/learner/backend.ts';
 import type { ReplayBuffer } from '../../src/learner/buffer.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
-import { loadNativeLearner } from '../../src/learner/native-addon.ts';
+import {
+  type CriticEnsemble,
+  criticEnsembleClass,
+  type CriticUpdateInput,
+  loadNativeLearner,
+} from '../../src/learner/native-addon.ts';
 import { Sac } from '../../src/learner/sac.ts';
 import { Random } from '../../src/util/random.ts';
-import {
-  criticEnsembleClass,
-  type CriticEnsemble,
-  type CriticUpdateInput,
-  ensembleFromSac,
-  nextCriticInputs,
-} from '../learner/native-critic-drive.ts';
+import { ensembleFromSac, nextCriticInputs } from '../learner/native-critic-drive.ts';
 import { type BenchResult, type Figure, figure, median } from './harness.ts';
 
 const OBS_DIM = 24; // panda-lift's state observation, as test/bench/learner.ts
@@ -51,6 +50,7 @@ function makeSac(ensembleSize: number): Sac {
     onlineCapacity: ONLINE_SIZE,
     demoCapacity: DEMO_SIZE,
     seed: 1,
+    critics: 'tfjs', // the TypeScript learner's critic phase, beside the native one
   });
   const sac = new Sac(OBS_DIM, ACTION_DIM, config);
   const rng = new Random(7);

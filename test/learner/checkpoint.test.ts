@@ -12,6 +12,7 @@ import {
   restoreCheckpoint,
 } from '../../src/learner/checkpoint.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
+import { criticEnsembleClass, loadNativeLearner } from '../../src/learner/native-addon.ts';
 import { type UpdateMetrics, Sac } from '../../src/learner/sac.ts';
 import { Store } from '../../src/store/index.ts';
 import { Random } from '../../src/util/random.ts';
@@ -379,3 +380,58 @@ test('a learner whose optimizers never stepped checkpoints and restores', async 
   const again = await checkpointOf(sac);
   assert.equal(again.meta.optimizers.actorOptimizer.moments, sac.actor.variables.length);
 });
+
+// Native critics (the addon's CriticEnsemble) and tfjs ones keep the same checkpoint: one taken
+// on either restores into both, and the next updates agree within float32 rounding.
+const native = loadNativeLearner();
+const nativeMissing = !native.ok
+  ? native.reason
+  : criticEnsembleClass(native.addon)
+    ? undefined
+    : `${native.path} has no CriticEnsemble (an old build?): npm run build:native`;
+/** Skipped without the addon, except on CI, where its absence fails. */
+const skipNative =
+  nativeMissing && !process.env.CI ? `native addon not available: ${nativeMissing}` : false;
+
+/** Critics' and targets' weights, the critic moments, and the actor's (checkpoint order). */
+function criticStateOf(sac: Sac): Float32Array[] {
+  const moments = sac.criticOptimizer.moments!;
+  return [
+    ...weightsOf(sac),
+    ...moments.m.map((a) => a.slice()),
+    ...moments.v.map((a) => a.slice()),
+  ];
+}
+
+for (const from of ['native', 'tfjs'] as const) {
+  test(
+    `a checkpoint from ${from} critics restores into native and tfjs critics alike`,
+    { skip: skipNative },
+    async (t) => {
+      if (nativeMissing) assert.fail(`the native addon is required on CI: ${nativeMissing}`);
+      const source = learner(t, { ...CONFIG, critics: from });
+      assert.equal(source.criticBackend, from);
+      fill(source);
+      for (let k = 0; k < K; k++) source.update();
+      const ckpt = await checkpointOf(source);
+      const saved = weightsOfCheckpoint(ckpt);
+      source.dispose();
+
+      const after: Record<string, Float32Array[]> = {};
+      for (const into of ['native', 'tfjs'] as const) {
+        const sac = learner(t, { ...CONFIG, critics: into, seed: 99 });
+        assert.equal(sac.criticBackend, into);
+        await restoreCheckpoint(sac, ckpt);
+        assert.equal(maxDiff(weightsOf(sac), saved), 0, `restored into ${into}: bit-exact`);
+        fill(sac);
+        checkBuffers(sac, ckpt.meta);
+        for (let k = 0; k < 2; k++) sac.update();
+        after[into] = criticStateOf(sac);
+        sac.dispose();
+      }
+      const diff = maxDiff(after.native!, after.tfjs!);
+      t.diagnostic(`largest difference after 2 updates, native vs tfjs: ${diff}`);
+      assert.ok(diff <= TOLERANCE, `native and tfjs critics differ by ${diff}`);
+    },
+  );
+}

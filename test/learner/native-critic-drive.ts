@@ -1,91 +1,17 @@
-// What the native critic's test and benchmark share: the addon's CriticEnsemble as TypeScript
-// sees it, a CriticEnsemble loaded with a Sac's critics, targets and critic Adam state, and the
-// inputs of Sac.update's next critic updates, replayed from a copy of its generator.
+// What the native critic's test and benchmark share: a CriticEnsemble (its types: src/learner/
+// native-addon.ts) loaded with a Sac's critics, targets and critic Adam state, and the inputs of
+// Sac.update's next critic updates, replayed from a copy of its generator.
 import * as tf from '@tensorflow/tfjs';
 import { allocBatch, sampleMixed } from '../../src/learner/buffer.ts';
 import { read } from '../../src/learner/heap.ts';
 import { samplePolicy } from '../../src/learner/networks.ts';
+import type {
+  CriticEnsemble,
+  CriticEnsembleClass,
+  CriticUpdateInput,
+} from '../../src/learner/native-addon.ts';
 import type { Sac } from '../../src/learner/sac.ts';
 import { Random } from '../../src/util/random.ts';
-
-export interface CriticEnsembleOptions {
-  inDim: number;
-  hidden: number[];
-  ensemble: number;
-  layerNorm: boolean;
-  /** The most rows an update, qValues or inputGradient takes (256 when left out). */
-  batch?: number;
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  gamma: number;
-  tau: number;
-  /** Global-norm clip of the critics' gradients; Infinity (the default): none. */
-  clip?: number;
-  rewardScale?: number;
-  rewardShift?: number;
-  backupEntropy?: boolean;
-  /** Threads an update deals the critics to (this one included; 1 by default). */
-  threads?: number;
-}
-
-/** One critic update's inputs (Sac#criticStep's, before it joins and scales them). */
-export interface CriticUpdateInput {
-  /** [s, a] rows [n, inDim], shared by the critics; or [E, n, inDim], one minibatch each. */
-  sa: Float32Array;
-  /** The batch's raw rewards (the ensemble applies rewardScale and rewardShift) [n]. */
-  reward: Float32Array;
-  done: Float32Array;
-  /** [s', a'] rows [n, inDim], a' ~ π(·|s'). */
-  nextSa: Float32Array;
-  /** log π(a'|s') [n]. */
-  nextLogProb: Float64Array | Float32Array;
-  alpha: number;
-  /** The target critics the min is over. */
-  subset: Int32Array;
-}
-
-export interface CriticUpdateMetrics {
-  loss: number;
-  qMean: number;
-  qStd: number;
-  qMax: number;
-  qAbsMean: number;
-  tdTargetMean: number;
-  gradNorm: number;
-  rewardMean: number;
-  rewardMin: number;
-  rewardMax: number;
-}
-
-/** native/src/critic.cc's class. Weight and moment lists are every critic's variables in order. */
-export interface CriticEnsemble {
-  /** One critic's variables' shapes (Critic.variables order). */
-  readonly shapes: number[][];
-  setWeights(online: Float32Array[], target: Float32Array[]): void;
-  getWeights(): { online: Float32Array[]; target: Float32Array[] };
-  /** Adam.restore's state; without moments, zeros (not stepped yet). */
-  setAdam(step: number, m?: Float32Array[], v?: Float32Array[]): void;
-  getAdam(): { step: number; m: Float32Array[]; v: Float32Array[] };
-  update(input: CriticUpdateInput): CriticUpdateMetrics;
-  /** Q of every online critic [E, n]. */
-  qValues(sa: Float32Array): Float32Array;
-  /** Q [E, n] and Σ_e dQ_e/d(input columns from `from` on)·dq [n, inDim − from]. */
-  inputGradient(
-    sa: Float32Array,
-    dq: number,
-    from: number,
-  ): { q: Float32Array; dInput: Float32Array };
-}
-
-export type CriticEnsembleClass = new (options: CriticEnsembleOptions) => CriticEnsemble;
-
-/** The addon's CriticEnsemble, or why not: an addon built before it had one has none. */
-export function criticEnsembleClass(addon: object): CriticEnsembleClass | undefined {
-  const ctor = (addon as { CriticEnsemble?: unknown }).CriticEnsemble;
-  return typeof ctor === 'function' ? (ctor as CriticEnsembleClass) : undefined;
-}
 
 /** A CriticEnsemble with `sac`'s settings, critics, targets and critic Adam state. */
 export function ensembleFromSac(Ctor: CriticEnsembleClass, sac: Sac, threads = 1): CriticEnsemble {

@@ -5,16 +5,15 @@ import { chooseBackend } from '../../src/learner/backend.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
 import { targetQ, inputGradient } from '../../src/learner/critic-work.ts';
 import { read } from '../../src/learner/heap.ts';
-import { loadNativeLearner } from '../../src/learner/native-addon.ts';
-import { Sac } from '../../src/learner/sac.ts';
-import { Random } from '../../src/util/random.ts';
 import {
   type CriticEnsemble,
   type CriticEnsembleClass,
   criticEnsembleClass,
-  ensembleFromSac,
-  nextCriticInputs,
-} from './native-critic-drive.ts';
+  loadNativeLearner,
+} from '../../src/learner/native-addon.ts';
+import { Sac } from '../../src/learner/sac.ts';
+import { Random } from '../../src/util/random.ts';
+import { ensembleFromSac, nextCriticInputs } from './native-critic-drive.ts';
 
 // The native critic ensemble (native/src/critic.cc) against the TypeScript learner's critic phase:
 // a Sac whose learner steps do critic updates only (actorEvery past the steps run) and a
@@ -53,6 +52,7 @@ function makeSac(options: Partial<LearnerConfig>): Sac {
     actorEvery: 2 ** 31, // critic updates only: the actor (and so a′) stays as it is
     threads: 1,
     seed: 11,
+    critics: 'tfjs', // the TypeScript learner, which the native one must agree with
   });
   const sac = new Sac(OBS, ACT, config);
   const rng = new Random(5);
@@ -374,4 +374,103 @@ test('per-critic minibatches, state round trips and bad calls', { skip }, () => 
   } finally {
     sac.dispose();
   }
+});
+
+/** A learner on `critics` with both buffers filled (the same rows whatever its settings). */
+function filledSac(options: Partial<LearnerConfig>): Sac {
+  const config = LearnerConfig.parse({ hidden: [24, 24], batchSize: 16, seed: 3, ...options });
+  const sac = new Sac(OBS, ACT, config);
+  const rng = new Random(9);
+  const vec = (k: number, s: number) => Float32Array.from({ length: k }, () => rng.uniform(-s, s));
+  for (let i = 0; i < 300; i++) {
+    (i % 3 === 0 ? sac.demo : sac.online).add({
+      obs: vec(OBS, 2),
+      action: vec(ACT, 1),
+      reward: rng.normal(),
+      nextObs: vec(OBS, 2),
+      done: rng.next() < 0.05,
+    });
+  }
+  return sac;
+}
+
+/** Every parameter (actor, critics, targets, log α) and the critic moments, read as a reader would. */
+function learnerState(sac: Sac): Float32Array[] {
+  const moments = sac.criticOptimizer.moments!;
+  return [
+    ...[
+      ...sac.actor.variables,
+      ...sac.critics.flatMap((q) => q.variables),
+      ...sac.targets.flatMap((q) => q.variables),
+      sac.logAlpha,
+    ].map((v) => read(v).slice()),
+    ...moments.m,
+    ...moments.v,
+  ];
+}
+
+for (const actorLoss of ['sac', 'sac+bc', 'awr'] as const) {
+  test(`Sac on native critics is Sac on tfjs critics: ${actorLoss}`, { skip }, () => {
+    ensembleClass();
+    const options = { actorLoss, ensembleSize: 4, minSubset: 2, utd: 3, gradClip: 5 };
+    const run = (critics: 'native' | 'tfjs') => {
+      const sac = filledSac({ ...options, critics });
+      try {
+        assert.equal(sac.criticBackend, critics);
+        const metrics = [];
+        for (let k = 0; k < 4; k++) metrics.push(sac.update(true)!);
+        return { metrics, state: learnerState(sac), rng: sac.rng.state };
+      } finally {
+        sac.dispose();
+      }
+    };
+    const a = run('native');
+    const b = run('tfjs');
+    assert.equal(a.rng, b.rng, 'the same draws from the generator');
+    let worst = 0;
+    a.state.forEach((x, i) => {
+      const y = b.state[i]!;
+      for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!));
+    });
+    assert.ok(worst <= 1e-5, `weights differ by ${worst}`);
+    a.metrics.forEach((m, k) => {
+      for (const [name, x] of Object.entries(m)) {
+        const y = b.metrics[k]![name as keyof typeof m]!;
+        const d = Math.abs(x - y) / Math.max(1, Math.abs(x));
+        assert.ok(d <= 1e-4, `step ${k + 1}: ${name} ${x} against ${y}`);
+      }
+    });
+  });
+}
+
+test('Sac on native critics: 1 or 2 threads, bit for bit; no tfjs helper threads', { skip }, () => {
+  ensembleClass();
+  const run = (threads: number) => {
+    const sac = filledSac({ ensembleSize: 5, minSubset: 3, utd: 2, threads, critics: 'native' });
+    try {
+      assert.equal(
+        sac.nativeCriticsInfo?.endsWith(`${threads} thread${threads > 1 ? 's' : ''}`),
+        true,
+      );
+      for (let k = 0; k < 3; k++) sac.update();
+      assert.equal(sac.helperAnswers, 0);
+      return learnerState(sac);
+    } finally {
+      sac.dispose();
+    }
+  };
+  assert.deepEqual(run(2), run(1));
+});
+
+test("critics 'native' without the addon fails clearly; 'auto' falls back to tfjs", () => {
+  const config = LearnerConfig.parse({ hidden: [8], batchSize: 4, critics: 'native' });
+  const nativeAddon = '/nonexistent/tandem_learner.node';
+  assert.throws(
+    () => new Sac(OBS, ACT, config, { nativeAddon }),
+    /^Error: critics 'native': the native learner addon is not usable: .* is not built\. Fix: .*npm run build:native$/,
+  );
+  const sac = new Sac(OBS, ACT, { ...config, critics: 'auto' }, { nativeAddon });
+  assert.equal(sac.criticBackend, 'tfjs');
+  assert.equal(sac.nativeCriticsInfo, undefined);
+  sac.dispose();
 });

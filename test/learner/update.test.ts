@@ -383,7 +383,7 @@ const CASES: Record<string, Partial<LearnerConfig>> = {
 
 for (const [name, options] of Object.entries(CASES)) {
   test(`an update is docs/LEARNER.md's, through autodiff and tf.train.adam: ${name}`, () => {
-    const config = LearnerConfig.parse({ ...options, seed: 5, lr: 1e-3 });
+    const config = LearnerConfig.parse({ ...options, seed: 5, lr: 1e-3, critics: 'tfjs' });
     const make = () => {
       const sac = new Sac(6, 2, config);
       const rng = new Random(3);
@@ -439,6 +439,7 @@ for (const [threads, ensembleSize, steal, actorLoss, criticLayerNorm] of [
       utd: 2,
       seed: 5,
       threads,
+      critics: 'tfjs', // the tfjs helper threads
     });
     const make = (t: number) => {
       const sac = new Sac(6, 2, { ...config, threads: t }, { helpers: 'always', steal });
