@@ -131,7 +131,8 @@ class Peer {
   }
 }
 
-function fill(buffer: ReplayBuffer, count: number, rng: Random): void {
+/** Fills `buffer` with `count` random transitions of the bench's dims (shared by native-critic.ts). */
+export function fill(buffer: ReplayBuffer, count: number, rng: Random): void {
   const obs = new Float32Array(OBS_DIM);
   const action = new Float32Array(ACTION_DIM);
   const nextObs = new Float32Array(OBS_DIM);

@@ -3,7 +3,6 @@
 // with actorEvery 2³¹ on the backend chosen, as test/bench/learner.ts's "critic" mode). Not a
 // test: it prints, and `npm run bench -- native-critic` records it in docs/BENCHMARKS.md.
 import { chooseBackend, describeBackend } from '../../src/learner/backend.ts';
-import type { ReplayBuffer } from '../../src/learner/buffer.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
 import {
   type CriticEnsemble,
@@ -15,6 +14,7 @@ import { Sac } from '../../src/learner/sac.ts';
 import { Random } from '../../src/util/random.ts';
 import { ensembleFromSac, nextCriticInputs } from '../learner/native-critic-drive.ts';
 import { type BenchResult, type Figure, figure, median } from './harness.ts';
+import { fill } from './learner.ts';
 
 const OBS_DIM = 24; // panda-lift's state observation, as test/bench/learner.ts
 const ACTION_DIM = 4;
@@ -26,18 +26,6 @@ const ONLINE_SIZE = 20_000;
 const DEMO_SIZE = 5_000;
 /** Distinct batches the native side cycles through (drawn once, as Sac.update would). */
 const BATCHES = 8;
-
-function fill(buffer: ReplayBuffer, count: number, rng: Random): void {
-  const obs = new Float32Array(OBS_DIM);
-  const action = new Float32Array(ACTION_DIM);
-  const nextObs = new Float32Array(OBS_DIM);
-  for (let i = 0; i < count; i++) {
-    for (let j = 0; j < OBS_DIM; j++) obs[j] = rng.uniform(-1, 1);
-    for (let j = 0; j < OBS_DIM; j++) nextObs[j] = rng.uniform(-1, 1);
-    for (let j = 0; j < ACTION_DIM; j++) action[j] = rng.uniform(-1, 1);
-    buffer.add({ obs, action, reward: rng.uniform(0, 1), nextObs, done: rng.next() < 0.01 });
-  }
-}
 
 function makeSac(ensembleSize: number): Sac {
   const config = LearnerConfig.parse({
