@@ -16,9 +16,10 @@
   'targets': [
     {
       'target_name': 'tandem_learner',
-      # Every source, listed: the BLAS layer (gemm, blas_exports) and the critic ensemble
-      # (addon.cc is the module init; critic.cc the ensemble).
+      # Every source, listed: the BLAS layer (gemm, blas_exports), the critic ensemble and the
+      # actor (addon.cc is the module init; critic.cc the ensemble; actor.cc ActorNative).
       'sources': [
+        'src/actor.cc',
         'src/addon.cc',
         'src/blas_exports.cc',
         'src/critic.cc',

@@ -1,7 +1,9 @@
 // The native learner addon's module init (native/build/Release/tandem_learner.node): the BLAS
-// layer's exports (blas_exports.cc) and the class CriticEnsemble (critic.cc).
+// layer's exports (blas_exports.cc), the class CriticEnsemble (critic.cc) and the class
+// ActorNative (actor.cc).
 #include <napi.h>
 
+#include "actor.h"
 #include "blas_exports.h"
 #include "critic.h"
 
@@ -10,6 +12,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   RegisterBlasExports(env, exports);
   tandem::RegisterCriticEnsemble(env, exports);
+  tandem::RegisterActorNative(env, exports);
   return exports;
 }
 

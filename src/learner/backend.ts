@@ -64,12 +64,18 @@ export async function chooseBackend(forced?: BackendName): Promise<BackendChoice
 
 /**
  * One line for the run's log: the backend in use and why the better ones were not; with
- * `nativeCritics` (Sac.nativeCriticsInfo), that the critics train in the native addon.
+ * `nativeCritics` (Sac.nativeCriticsInfo), that the critics train in the native addon, and with
+ * `nativeActor` (Sac.actorBackend 'native'), the actor too.
  */
-export function describeBackend(choice: BackendChoice, nativeCritics?: string): string {
+export function describeBackend(
+  choice: BackendChoice,
+  nativeCritics?: string,
+  nativeActor = false,
+): string {
   const why = choice.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   const warn =
     choice.name === 'cpu' ? ' — WARNING: the cpu backend is about 50× slower than wasm' : '';
-  const critics = nativeCritics ? ` + native critics (${nativeCritics})` : '';
+  const what = nativeActor ? 'native critics and actor' : 'native critics';
+  const critics = nativeCritics ? ` + ${what} (${nativeCritics})` : '';
   return `learner backend ${choice.name}${critics}${why ? ` (skipped ${why})` : ''}${warn}`;
 }

@@ -25,6 +25,8 @@
  * With native critics (LearnerConfig.critics), reading `sac.critics`, `sac.targets` and
  * `sac.criticOptimizer` brings them up to date from the addon, and a restore hands them back to
  * it (`Sac.criticsChanged`): a checkpoint moves between native and tfjs critics either way.
+ * The native actor (LearnerConfig.actor) likewise: `sac.actor`, `sac.logAlpha` and their
+ * optimizers are read up to date, and `Sac.actorChanged` hands a restore back.
  *
  * Payload layout (version 1), all integers little-endian:
  *
@@ -574,8 +576,10 @@ async function restoreParsed(sac: Sac, { meta, data }: ParsedCheckpoint): Promis
           };
     sac[field].restore(state.iterations, moments);
   }
-  // Native critics (Sac.criticBackend) train from their own copy: it takes the restored state.
+  // Native critics and actor (Sac.criticBackend, actorBackend) train from their own copy: it
+  // takes the restored state.
   sac.criticsChanged();
+  sac.actorChanged();
 
   sac.steps = meta.steps;
   sac.actorUpdates = meta.actorUpdates;

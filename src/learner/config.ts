@@ -13,6 +13,10 @@ export type ActorLoss = z.infer<typeof ActorLoss>;
 export const CriticsBackend = z.enum(['auto', 'native', 'tfjs']);
 export type CriticsBackend = z.infer<typeof CriticsBackend>;
 
+/** Where the actor and the temperature train (see LearnerConfig.actor). */
+export const ActorBackend = z.enum(['auto', 'native', 'tfjs']);
+export type ActorBackend = z.infer<typeof ActorBackend>;
+
 export const LearnerConfig = z
   .object({
     hidden: z.array(z.number().int().positive()).min(1).default([256, 256]), // all anchors
@@ -60,6 +64,12 @@ export const LearnerConfig = z
     // thread starts), 'tfjs' on the TensorFlow.js backend, 'auto' native when the addon is built.
     // The same math either way (within float32 rounding); checkpoints move between them.
     critics: CriticsBackend.default('auto'),
+    // Where the actor and the temperature (log α) train: 'native' in the addon's ActorNative
+    // (it needs native critics, and an actor loss other than awr at the start), 'tfjs' here,
+    // 'auto' native when the addon has ActorNative, the critics are native and actorLoss is not
+    // awr. A switch to awr mid-run (Sac.setActorLoss) brings the actor back to tfjs for the rest
+    // of the run. The same math either way (within float32 rounding); checkpoints move between them.
+    actor: ActorBackend.default('auto'),
   })
   .strict()
   .refine((c) => c.minSubset <= c.ensembleSize, 'minSubset must not exceed ensembleSize')

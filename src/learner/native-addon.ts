@@ -71,6 +71,10 @@ export interface NativeAddon {
   // ---- The critic ensemble (native/src/addon.cc, critic.cc) ----
   /** Absent in an addon built before it had one (criticEnsembleClass says so). */
   CriticEnsemble?: CriticEnsembleClass;
+
+  // ---- The actor (native/src/actor.cc; not wired into Sac yet) ----
+  /** Absent in an addon built before it had one (actorNativeClass says so). */
+  ActorNative?: ActorNativeClass;
 }
 
 export interface CriticEnsembleOptions {
@@ -145,6 +149,79 @@ export interface CriticEnsemble {
 }
 
 export type CriticEnsembleClass = new (options: CriticEnsembleOptions) => CriticEnsemble;
+
+export interface ActorNativeOptions {
+  obsDim: number;
+  actionDim: number;
+  hidden: number[];
+  /** The log-std range [min, max] (Actor.logStdRange). */
+  logStd: [number, number];
+  /** The most rows `sample` takes (256 when left out). */
+  batch?: number;
+  lr: number;
+  beta1?: number;
+  beta2?: number;
+  eps?: number;
+  /** Global-norm clip of the actor's gradient (Infinity or left out: none). */
+  clip?: number;
+  targetEntropy: number;
+}
+
+/** One actor update's inputs, for the rows of the last `sample` (sac.ts #sacLoss). */
+export interface ActorUpdateInput {
+  /** 'awr' is not native. */
+  loss: 'sac' | 'sac+bc' | 'bc';
+  /** Q_e(s, a) [E, n] of the sampled actions (not for bc). */
+  q?: Float32Array;
+  /** Σ_e dQ_e/da of the sampled actions at dL/dQ_e = −1/(E·n) [n, A] (not for bc). */
+  dQdA?: Float32Array;
+  /** sac+bc: the Q term over mean|Q̄| (CPQL; true when left out). */
+  normalizeQ?: boolean;
+  /** β of the BC term (Sac.bcWeight). */
+  beta?: number;
+  /** The batch's actions [n, A] (for the BC term) and where its demo rows start. */
+  action?: Float32Array;
+  fromOnline?: number;
+}
+
+export interface ActorUpdateMetrics {
+  actor_loss: number;
+  entropy: number;
+  bc_loss: number;
+  q_term_scale: number;
+  actor_grad_norm: number;
+  /** α after the temperature update. */
+  temperature: number;
+}
+
+export interface AdamState<M> {
+  step: number;
+  m?: M;
+  v?: M;
+}
+
+/** native/src/actor.cc's class: Actor.variables, log α, and their Adam states. */
+export interface ActorNative {
+  /** The actor's variables' shapes (Actor.variables order). */
+  readonly shapes: number[][];
+  setWeights(actor: Float32Array[], logAlpha: number): void;
+  getWeights(): { actor: Float32Array[]; logAlpha: number };
+  /** The actor's and log α's Adam.restore state; without moments, zeros. */
+  setAdam(actor: AdamState<Float32Array[]>, alpha: AdamState<number>): void;
+  getAdam(): { actor: Required<AdamState<Float32Array[]>>; alpha: Required<AdamState<number>> };
+  /** a = tanh(μ + σ·ε) and log π(a|s) of obs [n, obsDim], noise ε [n, A]; kept for `update`. */
+  sample(obs: Float32Array, noise: Float32Array): { action: Float32Array; logProb: Float64Array };
+  /** One actor and one temperature update on the last sample's rows. */
+  update(input: ActorUpdateInput): ActorUpdateMetrics;
+}
+
+export type ActorNativeClass = new (options: ActorNativeOptions) => ActorNative;
+
+/** The addon's ActorNative, or undefined in an addon built before it had one. */
+export function actorNativeClass(addon: object): ActorNativeClass | undefined {
+  const ctor = (addon as { ActorNative?: unknown }).ActorNative;
+  return typeof ctor === 'function' ? (ctor as ActorNativeClass) : undefined;
+}
 
 /** The addon's CriticEnsemble, or why not: an addon built before it had one has none. */
 export function criticEnsembleClass(addon: object): CriticEnsembleClass | undefined {

@@ -13,6 +13,8 @@ import {
 import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
 import { make, read } from './heap.ts';
 import {
+  type ActorNative,
+  actorNativeClass,
   type CriticEnsemble,
   criticEnsembleClass,
   type CriticUpdateMetrics,
@@ -157,6 +159,60 @@ function nativeCritics(
 }
 
 /**
+ * The native actor for `config`, or undefined for the tfjs one: 'auto' takes it when the addon
+ * has ActorNative, the critics are native and the actor loss is not awr; 'native' throws
+ * otherwise.
+ */
+function nativeActor(
+  config: LearnerConfig,
+  nativeCriticsOn: boolean,
+  options: {
+    obsDim: number;
+    actionDim: number;
+    logStd: [number, number];
+    targetEntropy: number;
+    hyper: { lr: number; beta1: number; beta2: number; epsilon: number };
+  },
+  path?: string,
+): ActorNative | undefined {
+  if (config.actor === 'tfjs') return undefined;
+  const auto = config.actor === 'auto';
+  if (!nativeCriticsOn) {
+    if (auto) return undefined;
+    throw new Error(
+      `actor 'native' needs native critics (critics is '${config.critics}' or the addon is not built). Fix: critics 'native' or 'auto', and npm run build:native`,
+    );
+  }
+  if (config.actorLoss === 'awr') {
+    if (auto) return undefined;
+    throw new Error(`actor 'native': actorLoss 'awr' is not native. Fix: actor 'tfjs' or 'auto'`);
+  }
+  const loaded = loadNativeLearner(path === undefined ? {} : { path });
+  const Ctor = loaded.ok ? actorNativeClass(loaded.addon) : undefined;
+  if (!loaded.ok || !Ctor) {
+    if (auto) return undefined;
+    const why = loaded.ok
+      ? `${loaded.path} has no ActorNative (an old build?). Fix: npm run build:native`
+      : loaded.reason;
+    throw new Error(`actor 'native': the native learner addon is not usable: ${why}`);
+  }
+  const { hyper } = options;
+  return new Ctor({
+    obsDim: options.obsDim,
+    actionDim: options.actionDim,
+    hidden: [...config.hidden],
+    logStd: options.logStd,
+    batch: config.batchSize,
+    lr: hyper.lr,
+    beta1: hyper.beta1,
+    beta2: hyper.beta2,
+    eps: hyper.epsilon,
+    clip: config.gradClip,
+    targetEntropy: options.targetEntropy,
+  });
+}
+
+/**
  * Multiply-adds of one critic's forward pass below which a helper thread is not worth its
  * messages (the probe's nets are about 0.6 M; 256×256 at batch 256, 19 M).
  */
@@ -189,6 +245,12 @@ function joinRowsInto(out: Float32Array, obs: Float32Array, x: Float32Array, n: 
  * critics' weights and the critic Adam state. The random draws stay here, in the same order.
  * `critics`, `targets` and `criticOptimizer` are then copies brought up to date when read; after
  * writing them (a checkpoint restore), `criticsChanged` hands them back.
+ *
+ * With native critics, the actor phase and the temperature update can run in the addon too
+ * (config.actor; ActorNative, not for awr): it then holds the actor's weights, log α and their
+ * Adam states, and `actor`, `logAlpha`, `actorOptimizer` and `alphaOptimizer` are copies brought
+ * up to date when read (so `act` and the published weights see the current actor); after writing
+ * them, `actorChanged` hands them back. The noise is drawn here, in the same order.
  */
 export class Sac {
   /** The settings; only `setActorLoss` changes them (to a new object). */
@@ -197,10 +259,19 @@ export class Sac {
   readonly actionDim: number;
   readonly online: ReplayBuffer;
   readonly demo: ReplayBuffer;
-  readonly actor: Actor;
-  readonly logAlpha: tf.Variable;
-  readonly actorOptimizer: Adam;
-  readonly alphaOptimizer: Adam;
+  readonly #actor: Actor;
+  readonly #logAlpha: tf.Variable;
+  readonly #actorOptimizer: Adam;
+  readonly #alphaOptimizer: Adam;
+  /**
+   * The native actor (config.actor): it holds the actor's weights, log α and their Adam states;
+   * #actor, #logAlpha and the two optimizers are a copy, brought up to date when read
+   * (#actorStale) and pushed back by `actorChanged`. Undefined from a switch to awr on.
+   */
+  #actorNative: ActorNative | undefined;
+  #actorStale = false;
+  /** α while the native actor holds log α (exp of its float32 log α, as `temperature`). */
+  #alpha = 1;
   readonly targetEntropy: number;
   readonly rng: Random;
   /** Learner steps and actor updates done so far. */
@@ -249,7 +320,7 @@ export class Sac {
     const init = new Random(config.seed ^ 0x5eed);
     this.online = new ReplayBuffer(config.onlineCapacity, obsDim, actionDim);
     this.demo = new ReplayBuffer(config.demoCapacity, obsDim, actionDim);
-    this.actor = new Actor(obsDim, actionDim, config.hidden, init, [
+    this.#actor = new Actor(obsDim, actionDim, config.hidden, init, [
       config.logStdMin,
       config.logStdMax,
     ]);
@@ -263,7 +334,7 @@ export class Sac {
     this.#criticVars = this.#critics.flatMap((c) => c.variables);
     this.#targetVars = this.#targets.flatMap((c) => c.variables);
     this.#everyCritic = this.#critics.map((_, e) => e);
-    this.logAlpha = tf.tidy(() => tf.variable(tf.scalar(Math.log(config.initTemperature)), true));
+    this.#logAlpha = tf.tidy(() => tf.variable(tf.scalar(Math.log(config.initTemperature)), true));
     this.#criticOptimizer = new Adam(this.#criticVars, config.lr);
     try {
       const { learningRate: lr, ...adam } = this.#criticOptimizer.getConfig();
@@ -273,15 +344,28 @@ export class Sac {
         { lr, ...adam },
         options.nativeAddon,
       );
+      this.#actorOptimizer = new Adam(this.#actor.variables, config.lr);
+      this.#alphaOptimizer = new Adam([this.#logAlpha], config.lr);
+      this.targetEntropy = targetEntropyOf(config, actionDim);
+      this.#actorNative = nativeActor(
+        config,
+        this.#native !== undefined,
+        {
+          obsDim,
+          actionDim,
+          logStd: this.#actor.logStdRange,
+          targetEntropy: this.targetEntropy,
+          hyper: { lr, ...adam },
+        },
+        options.nativeAddon,
+      );
     } catch (err) {
-      for (const net of [this.actor, ...this.#critics, ...this.#targets]) net.dispose();
-      this.logAlpha.dispose();
+      for (const net of [this.#actor, ...this.#critics, ...this.#targets]) net.dispose();
+      this.#logAlpha.dispose();
       throw err;
     }
     if (this.#native) this.criticsChanged();
-    this.actorOptimizer = new Adam(this.actor.variables, config.lr);
-    this.alphaOptimizer = new Adam([this.logAlpha], config.lr);
-    this.targetEntropy = targetEntropyOf(config, actionDim);
+    this.actorChanged();
     this.#batch = allocBatch(config.batchSize, obsDim, actionDim);
     let dim = obsDim + actionDim;
     const work = config.hidden.reduce((sum, h) => {
@@ -373,6 +457,87 @@ export class Sac {
     this.#criticOptimizer.restore(step, step > 0 ? { m, v } : undefined);
   }
 
+  /**
+   * The actor. With the native actor, its variables are brought up to date when this is read
+   * (and not again until an update changes them): read it again after an update.
+   */
+  get actor(): Actor {
+    this.#syncActorFromNative();
+    return this.#actor;
+  }
+
+  /** log α (up to date when read, as `actor`). */
+  get logAlpha(): tf.Variable {
+    this.#syncActorFromNative();
+    return this.#logAlpha;
+  }
+
+  /** The actor's Adam (its state up to date when read, as `actor`). */
+  get actorOptimizer(): Adam {
+    this.#syncActorFromNative();
+    return this.#actorOptimizer;
+  }
+
+  /** log α's Adam (its state up to date when read, as `actor`). */
+  get alphaOptimizer(): Adam {
+    this.#syncActorFromNative();
+    return this.#alphaOptimizer;
+  }
+
+  /** 'native' or 'tfjs': where the actor and the temperature train (now). */
+  get actorBackend(): 'native' | 'tfjs' {
+    return this.#actorNative ? 'native' : 'tfjs';
+  }
+
+  /**
+   * After the actor's variables, log α or their optimizers' state were written from outside (a
+   * checkpoint restore): the native actor takes them. Nothing to do on tfjs.
+   */
+  actorChanged(): void {
+    const native = this.#actorNative;
+    if (!native) return;
+    const logAlpha = read(this.#logAlpha)[0]!;
+    native.setWeights(
+      this.#actor.variables.map((v) => read(v).slice()),
+      logAlpha,
+    );
+    const adam = this.#actorOptimizer;
+    const m = adam.moments;
+    const alpha = this.#alphaOptimizer;
+    const am = alpha.moments;
+    native.setAdam(
+      m ? { step: adam.iterations, m: [...m.m], v: [...m.v] } : { step: adam.iterations },
+      am
+        ? { step: alpha.iterations, m: am.m[0]![0]!, v: am.v[0]![0]! }
+        : { step: alpha.iterations },
+    );
+    this.#alpha = Math.exp(logAlpha);
+    this.#actorStale = false;
+  }
+
+  /** The native actor's weights, log α and Adam states into the tfjs copies, if they are behind. */
+  #syncActorFromNative(): void {
+    const native = this.#actorNative;
+    if (!native || !this.#actorStale) return;
+    this.#actorStale = false;
+    const { actor, logAlpha } = native.getWeights();
+    tf.tidy(() => {
+      this.#actor.variables.forEach((v, k) => v.assign(tf.tensor(actor[k]!, v.shape, 'float32')));
+      this.#logAlpha.assign(tf.scalar(logAlpha, 'float32'));
+    });
+    const adam = native.getAdam();
+    this.#actorOptimizer.restore(
+      adam.actor.step,
+      adam.actor.step > 0 ? { m: adam.actor.m, v: adam.actor.v } : undefined,
+    );
+    this.#alphaOptimizer.restore(
+      adam.alpha.step,
+      adam.alpha.step > 0
+        ? { m: [Float32Array.of(adam.alpha.m)], v: [Float32Array.of(adam.alpha.v)] }
+        : undefined,
+    );
+  }
+
   /** Helper threads ready to take work (they start in the background). */
   get helpersReady(): number {
     return this.#helpers.filter((h) => h.ready).length;
@@ -421,7 +586,8 @@ export class Sac {
   }
 
   get temperature(): number {
-    return Math.exp(this.logAlpha.dataSync()[0]!);
+    if (this.#actorNative) return this.#alpha;
+    return Math.exp(this.#logAlpha.dataSync()[0]!);
   }
 
   /** β of sac+bc at this point of the schedule: linear decay to 0 over bcDecaySteps actor updates. */
@@ -434,9 +600,14 @@ export class Sac {
 
   /**
    * Switches the actor loss from the next update on (the studio's BC-warmup → RL hand-over).
-   * Switching to sac+bc starts β's decay again from bcWeight.
+   * Switching to sac+bc starts β's decay again from bcWeight. Switching to awr with the native
+   * actor brings the actor back to tfjs (synced) for the rest of the run.
    */
   setActorLoss(loss: ActorLoss): void {
+    if (loss === 'awr' && this.#actorNative) {
+      this.#syncActorFromNative();
+      this.#actorNative = undefined;
+    }
     if (loss === 'sac+bc' && this.config.actorLoss !== 'sac+bc') this.bcFrom = this.actorUpdates;
     this.config = { ...this.config, actorLoss: loss };
   }
@@ -550,25 +721,32 @@ export class Sac {
     const n = b.size;
     const O = this.obsDim;
     const A = this.actionDim;
-    const alpha = Math.exp(read(this.logAlpha)[0]!);
+    const alpha = this.temperature;
     // a' ~ π(·|s'), and π's pass on s for the actor update
     let pass: ActorPass | undefined;
     let nextHeads: Float32Array | undefined;
-    if (withActor) {
+    let next: { action: Float32Array; logProb: Float64Array } | undefined;
+    if (this.#actorNative) {
+      // the native actor samples a′ (its `sample` on obs comes in #nativeActorStep)
+      next = this.#actorNative.sample(b.nextObs, noise);
+      if (withActor) pass = NATIVE_PASS;
+    } else if (withActor) {
       const helper = this.#helpers.find((h) => h.ready);
-      const id = helper?.post('heads', [['actor', this.actor]], {
+      const id = helper?.post('heads', [['actor', this.#actor]], {
         input: b.nextObs,
         rows: n,
         cols: O,
       });
       const obs = make<tf.Rank.R2>([n, O], (out) => out.set(b.obs));
       const tape: tf.Tensor2D[] = [];
-      pass = { obs, tape, heads: read(this.actor.heads(obs, tape)).slice() };
+      pass = { obs, tape, heads: read(this.#actor.heads(obs, tape)).slice() };
       if (id !== undefined && !(this.#steal && helper!.steal(id)))
         nextHeads = helper!.wait(id)?.[0]!.values;
     }
-    nextHeads ??= read(this.actor.heads(make([n, O], (out) => out.set(b.nextObs))));
-    const next = samplePolicy(nextHeads, 0, n, A, noise, this.actor.logStdRange);
+    if (!next) {
+      nextHeads ??= read(this.#actor.heads(make([n, O], (out) => out.set(b.nextObs))));
+      next = samplePolicy(nextHeads, 0, n, A, noise, this.#actor.logStdRange);
+    }
 
     if (this.#native) {
       const m = this.#native.ensemble.update({
@@ -667,14 +845,19 @@ export class Sac {
 
   /** One actor update on the last critic update's batch, and one temperature update. */
   #actorStep(
-    { obs, tape, heads }: ActorPass,
+    pass: ActorPass,
     fromOnline: number,
     metrics: Partial<Record<ActorMetric, number>> | undefined,
   ): void {
+    if (this.#actorNative) {
+      this.#nativeActorStep(this.#actorNative, fromOnline, metrics);
+      return;
+    }
+    const { obs, tape, heads } = pass;
     const c = this.config;
     const n = this.#batch.size;
     const noise = this.#noiseValues(n);
-    const pi = samplePolicy(heads, 0, n, this.actionDim, noise, this.actor.logStdRange);
+    const pi = samplePolicy(heads, 0, n, this.actionDim, noise, this.#actor.logStdRange);
     let meanLogProb = 0;
     for (let r = 0; r < n; r++) meanLogProb += pi.logProb[r]!;
     meanLogProb /= n;
@@ -682,17 +865,62 @@ export class Sac {
       c.actorLoss === 'awr'
         ? this.#awrLoss(heads, pi, metrics)
         : this.#sacLoss(pi, meanLogProb, fromOnline, metrics);
-    const grads = this.actor.backward(obs, tape, dHeads, this.#offload());
+    const grads = this.#actor.backward(obs, tape, dHeads, this.#offload());
     const clip = clipping(grads, c.gradClip, metrics !== undefined);
-    this.actorOptimizer.step(grads, clip.scale);
+    this.#actorOptimizer.step(grads, clip.scale);
     // α loss = −log α · (log π + H̄), log π detached: gradient −(mean log π + H̄)
     const alphaGrad = -(meanLogProb + this.targetEntropy);
-    this.alphaOptimizer.step([{ values: Float32Array.of(alphaGrad), scale: 1 }]);
+    this.#alphaOptimizer.step([{ values: Float32Array.of(alphaGrad), scale: 1 }]);
     this.actorUpdates++;
     if (metrics) {
       metrics.actor_loss = loss;
       metrics.entropy = -meanLogProb;
       metrics.actor_grad_norm = clip.norm;
+    }
+  }
+
+  /**
+   * #actorStep with the native actor: the same noise draw, a ~ π(s) from ActorNative.sample, Q
+   * and dQ/da of it from the native critics (not for bc), and ActorNative.update (the actor's and
+   * the temperature's).
+   */
+  #nativeActorStep(
+    native: ActorNative,
+    fromOnline: number,
+    metrics: Partial<Record<ActorMetric, number>> | undefined,
+  ): void {
+    const c = this.config;
+    const b = this.#batch;
+    const n = b.size;
+    const O = this.obsDim;
+    const noise = this.#noiseValues(n);
+    const pi = native.sample(b.obs, noise);
+    const loss = c.actorLoss === 'awr' ? 'sac' : c.actorLoss; // awr never gets here
+    let grad: { q: Float32Array; dQdA: Float32Array } | undefined;
+    if (loss !== 'bc') {
+      const E = c.ensembleSize;
+      const sa = new Float32Array(n * (O + this.actionDim));
+      joinRowsInto(sa, b.obs, pi.action, n);
+      const { q, dInput } = this.#native!.ensemble.inputGradient(sa, -1 / (E * n), O);
+      grad = { q, dQdA: dInput };
+    }
+    const m = native.update({
+      loss,
+      ...grad,
+      normalizeQ: c.normalizeQ,
+      beta: this.bcWeight,
+      action: b.action,
+      fromOnline,
+    });
+    this.#actorStale = true;
+    this.#alpha = m.temperature;
+    this.actorUpdates++;
+    if (metrics) {
+      metrics.actor_loss = m.actor_loss;
+      metrics.entropy = m.entropy;
+      metrics.bc_loss = m.bc_loss;
+      metrics.q_term_scale = m.q_term_scale;
+      metrics.actor_grad_norm = m.actor_grad_norm;
     }
   }
 
@@ -711,7 +939,7 @@ export class Sac {
     const n = b.size;
     const O = this.obsDim;
     const A = this.actionDim;
-    const alpha = Math.exp(read(this.logAlpha)[0]!);
+    const alpha = Math.exp(read(this.#logAlpha)[0]!);
     const beta = this.bcWeight;
     const demoRows = n - fromOnline;
     let loss = alpha * meanLogProb;
@@ -807,7 +1035,7 @@ export class Sac {
           (r) => r.q!,
         );
     const E = qs.length;
-    const likelihood = actionLogProb(heads, 0, n, A, b.action, this.actor.logStdRange);
+    const likelihood = actionLogProb(heads, 0, n, A, b.action, this.#actor.logStdRange);
     const dLogProb = new Float64Array(n);
     let loss = 0;
     let wSum = 0;
@@ -864,10 +1092,17 @@ export class Sac {
 
   dispose(): void {
     for (const helper of this.#helpers) helper.terminate();
-    for (const net of [this.actor, ...this.#critics, ...this.#targets]) net.dispose();
-    this.logAlpha.dispose();
+    for (const net of [this.#actor, ...this.#critics, ...this.#targets]) net.dispose();
+    this.#logAlpha.dispose();
   }
 }
+
+/** #criticStep's stand-in pass with the native actor (which keeps its own). */
+const NATIVE_PASS: ActorPass = {
+  obs: undefined as unknown as tf.Tensor2D,
+  tape: [],
+  heads: new Float32Array(0),
+};
 
 /** The actor's forward pass on the batch's obs, done ahead for the actor update. */
 interface ActorPass {

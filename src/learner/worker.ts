@@ -187,7 +187,7 @@ async function handle(message: ToWorker): Promise<void> {
       lastReport = { at: performance.now(), step: sac.steps };
       send({
         type: 'ready',
-        backend: describeBackend(choice, sac.nativeCriticsInfo),
+        backend: describeBackend(choice, sac.nativeCriticsInfo, sac.actorBackend === 'native'),
         config: { ...sac.config },
         steps: sac.steps,
       });

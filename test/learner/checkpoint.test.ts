@@ -12,7 +12,11 @@ import {
   restoreCheckpoint,
 } from '../../src/learner/checkpoint.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
-import { criticEnsembleClass, loadNativeLearner } from '../../src/learner/native-addon.ts';
+import {
+  actorNativeClass,
+  criticEnsembleClass,
+  loadNativeLearner,
+} from '../../src/learner/native-addon.ts';
 import { type UpdateMetrics, Sac } from '../../src/learner/sac.ts';
 import { Store } from '../../src/store/index.ts';
 import { Random } from '../../src/util/random.ts';
@@ -409,7 +413,7 @@ for (const from of ['native', 'tfjs'] as const) {
     { skip: skipNative },
     async (t) => {
       if (nativeMissing) assert.fail(`the native addon is required on CI: ${nativeMissing}`);
-      const source = learner(t, { ...CONFIG, critics: from });
+      const source = learner(t, { ...CONFIG, critics: from, actor: 'tfjs' });
       assert.equal(source.criticBackend, from);
       fill(source);
       for (let k = 0; k < K; k++) source.update();
@@ -419,7 +423,7 @@ for (const from of ['native', 'tfjs'] as const) {
 
       const after: Record<string, Float32Array[]> = {};
       for (const into of ['native', 'tfjs'] as const) {
-        const sac = learner(t, { ...CONFIG, critics: into, seed: 99 });
+        const sac = learner(t, { ...CONFIG, critics: into, actor: 'tfjs', seed: 99 });
         assert.equal(sac.criticBackend, into);
         await restoreCheckpoint(sac, ckpt);
         assert.equal(maxDiff(weightsOf(sac), saved), 0, `restored into ${into}: bit-exact`);
@@ -432,6 +436,64 @@ for (const from of ['native', 'tfjs'] as const) {
       const diff = maxDiff(after.native!, after.tfjs!);
       t.diagnostic(`largest difference after 2 updates, native vs tfjs: ${diff}`);
       assert.ok(diff <= TOLERANCE, `native and tfjs critics differ by ${diff}`);
+    },
+  );
+}
+
+/** Every weight and every moment (the critics', the actor's, log α's), and the step counts. */
+function learnerStateOf(sac: Sac): Float32Array[] {
+  const moments = [sac.actorOptimizer, sac.alphaOptimizer].flatMap((o) => {
+    const m = o.moments!;
+    return [...m.m, ...m.v].map((a) => a.slice());
+  });
+  return [
+    ...criticStateOf(sac),
+    ...moments,
+    Float32Array.of(sac.actorOptimizer.iterations, sac.alphaOptimizer.iterations, sac.actorUpdates),
+  ];
+}
+
+// The native actor (the addon's ActorNative, on native critics) and the tfjs one likewise.
+const actorMissing =
+  nativeMissing ??
+  (native.ok && !actorNativeClass(native.addon)
+    ? `${native.path} has no ActorNative (an old build?): npm run build:native`
+    : undefined);
+const skipActor =
+  actorMissing && !process.env.CI ? `native addon not available: ${actorMissing}` : false;
+
+for (const from of ['native', 'tfjs'] as const) {
+  test(
+    `a checkpoint from the ${from} actor restores into the native and the tfjs actor alike`,
+    { skip: skipActor },
+    async (t) => {
+      if (actorMissing) assert.fail(`the native addon is required on CI: ${actorMissing}`);
+      const config = (actor: 'native' | 'tfjs', seed = CONFIG.seed) =>
+        ({ ...CONFIG, critics: 'native', actor, seed }) as const;
+      const source = learner(t, config(from));
+      assert.equal(source.actorBackend, from);
+      fill(source);
+      for (let k = 0; k < K; k++) source.update();
+      const ckpt = await checkpointOf(source);
+      const saved = weightsOfCheckpoint(ckpt);
+      assert.equal(maxDiff(weightsOf(source), saved), 0, 'the checkpoint holds the current actor');
+      source.dispose();
+
+      const after: Record<string, Float32Array[]> = {};
+      for (const into of ['native', 'tfjs'] as const) {
+        const sac = learner(t, config(into, 99));
+        assert.equal(sac.actorBackend, into);
+        await restoreCheckpoint(sac, ckpt);
+        assert.equal(maxDiff(weightsOf(sac), saved), 0, `restored into ${into}: bit-exact`);
+        fill(sac);
+        checkBuffers(sac, ckpt.meta);
+        for (let k = 0; k < 2; k++) sac.update();
+        after[into] = learnerStateOf(sac);
+        sac.dispose();
+      }
+      const diff = maxDiff(after.native!, after.tfjs!);
+      t.diagnostic(`largest difference after 2 updates, native vs tfjs actor: ${diff}`);
+      assert.ok(diff <= TOLERANCE, `native and tfjs actors differ by ${diff}`);
     },
   );
 }

@@ -12,6 +12,7 @@ import {
   loadNativeLearner,
 } from '../../src/learner/native-addon.ts';
 import { Sac } from '../../src/learner/sac.ts';
+import { actorWeights } from '../../src/learner/weights.ts';
 import { Random } from '../../src/util/random.ts';
 import { ensembleFromSac, nextCriticInputs } from './native-critic-drive.ts';
 
@@ -394,10 +395,17 @@ function filledSac(options: Partial<LearnerConfig>): Sac {
   return sac;
 }
 
-/** Every parameter (actor, critics, targets, log α) and the critic moments, read as a reader would. */
+/** Every parameter (actor, critics, targets, log α) and every moment, read as a reader would. */
 function learnerState(sac: Sac): Float32Array[] {
   const moments = sac.criticOptimizer.moments!;
+  const actor = sac.actorOptimizer.moments!;
+  const alpha = sac.alphaOptimizer.moments!;
   return [
+    ...actor.m,
+    ...actor.v,
+    ...alpha.m,
+    ...alpha.v,
+    Float32Array.of(sac.actorOptimizer.iterations, sac.alphaOptimizer.iterations, sac.temperature),
     ...[
       ...sac.actor.variables,
       ...sac.critics.flatMap((q) => q.variables),
@@ -409,39 +417,109 @@ function learnerState(sac: Sac): Float32Array[] {
   ];
 }
 
-for (const actorLoss of ['sac', 'sac+bc', 'awr'] as const) {
-  test(`Sac on native critics is Sac on tfjs critics: ${actorLoss}`, { skip }, () => {
+const compared = [
+  { critics: 'native', actor: 'tfjs' },
+  { critics: 'native', actor: 'auto' },
+] as const;
+for (const actorLoss of ['sac', 'sac+bc', 'bc', 'awr'] as const) {
+  for (const { critics, actor } of compared) {
+    if (actorLoss === 'awr' && actor === 'auto') continue; // awr's actor is tfjs (auto: tfjs)
+    const what = actor === 'auto' ? 'native critics and actor' : 'native critics';
+    test(`Sac on ${what} is Sac on tfjs: ${actorLoss}`, { skip }, () => {
+      ensembleClass();
+      const options = {
+        actorLoss,
+        ensembleSize: 4,
+        minSubset: 2,
+        utd: 3,
+        gradClip: 5,
+        bcDecaySteps: 3,
+      };
+      const run = (c: 'native' | 'tfjs', a: 'auto' | 'tfjs') => {
+        const sac = filledSac({ ...options, critics: c, actor: a });
+        try {
+          assert.equal(sac.criticBackend, c);
+          assert.equal(sac.actorBackend, c === 'native' && a === 'auto' ? 'native' : 'tfjs');
+          const metrics = [];
+          for (let k = 0; k < 4; k++) metrics.push(sac.update(true)!);
+          return { metrics, state: learnerState(sac), rng: sac.rng.state };
+        } finally {
+          sac.dispose();
+        }
+      };
+      const a = run(critics, actor);
+      const b = run('tfjs', 'tfjs');
+      assert.equal(a.rng, b.rng, 'the same draws from the generator');
+      let worst = 0;
+      a.state.forEach((x, i) => {
+        const y = b.state[i]!;
+        for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!));
+      });
+      assert.ok(worst <= 1e-5, `weights differ by ${worst}`);
+      a.metrics.forEach((m, k) => {
+        for (const [name, x] of Object.entries(m)) {
+          const y = b.metrics[k]![name as keyof typeof m]!;
+          const d = Math.abs(x - y) / Math.max(1, Math.abs(x));
+          assert.ok(d <= 1e-4, `step ${k + 1}: ${name} ${x} against ${y}`);
+        }
+      });
+    });
+  }
+}
+
+test(
+  'the native actor: act and the published weights see it; a switch to awr goes back to tfjs',
+  { skip },
+  () => {
     ensembleClass();
-    const options = { actorLoss, ensembleSize: 4, minSubset: 2, utd: 3, gradClip: 5 };
-    const run = (critics: 'native' | 'tfjs') => {
-      const sac = filledSac({ ...options, critics });
+    const run = (actor: 'auto' | 'tfjs') => {
+      const sac = filledSac({ actorLoss: 'sac', ensembleSize: 3, critics: 'native', actor });
       try {
-        assert.equal(sac.criticBackend, critics);
-        const metrics = [];
-        for (let k = 0; k < 4; k++) metrics.push(sac.update(true)!);
-        return { metrics, state: learnerState(sac), rng: sac.rng.state };
+        const obs = Float32Array.from({ length: 2 * OBS }, (_, i) => Math.sin(i));
+        const acts = [];
+        for (let k = 0; k < 3; k++) {
+          sac.update();
+          acts.push(sac.act(obs, true));
+        }
+        const published = actorWeights(sac).tensors.map((t) => t.data.slice());
+        sac.setActorLoss('awr');
+        assert.equal(sac.actorBackend, 'tfjs');
+        for (let k = 0; k < 2; k++) sac.update();
+        sac.setActorLoss('sac');
+        sac.update();
+        return { acts, published, state: learnerState(sac), rng: sac.rng.state };
       } finally {
         sac.dispose();
       }
     };
-    const a = run('native');
+    const a = run('auto');
     const b = run('tfjs');
-    assert.equal(a.rng, b.rng, 'the same draws from the generator');
-    let worst = 0;
-    a.state.forEach((x, i) => {
-      const y = b.state[i]!;
-      for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!));
-    });
-    assert.ok(worst <= 1e-5, `weights differ by ${worst}`);
-    a.metrics.forEach((m, k) => {
-      for (const [name, x] of Object.entries(m)) {
-        const y = b.metrics[k]![name as keyof typeof m]!;
-        const d = Math.abs(x - y) / Math.max(1, Math.abs(x));
-        assert.ok(d <= 1e-4, `step ${k + 1}: ${name} ${x} against ${y}`);
-      }
-    });
-  });
-}
+    assert.equal(a.rng, b.rng);
+    const worst = (xs: Float32Array[], ys: Float32Array[]) =>
+      xs.reduce((w, x, i) => x.reduce((v, e, j) => Math.max(v, Math.abs(e - ys[i]![j]!)), w), 0);
+    assert.ok(worst(a.acts, b.acts) <= 1e-5, 'act sees the native actor');
+    assert.ok(
+      worst(a.published, b.published) <= 1e-5,
+      'the published weights are the native actor',
+    );
+    assert.ok(worst(a.state, b.state) <= 1e-5, 'awr after the native actor goes on from its state');
+  },
+);
+
+test("actor 'native' without native critics or with awr fails clearly", { skip }, () => {
+  const config = LearnerConfig.parse({ hidden: [8], batchSize: 4, actor: 'native' });
+  assert.throws(
+    () => new Sac(OBS, ACT, { ...config, critics: 'tfjs' }),
+    /^Error: actor 'native' needs native critics/,
+  );
+  assert.throws(
+    () => new Sac(OBS, ACT, { ...config, critics: 'native', actorLoss: 'awr' }),
+    /^Error: actor 'native': actorLoss 'awr' is not native/,
+  );
+  const sac = new Sac(OBS, ACT, { ...config, critics: 'native' });
+  assert.equal(sac.actorBackend, 'native');
+  sac.dispose();
+});
 
 test('Sac on native critics: 1 or 2 threads, bit for bit; no tfjs helper threads', { skip }, () => {
   ensembleClass();
