@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { LEARNER_BACKENDS, type LearnerBackend } from '../learner/backend.ts';
 import { SafetyOptions } from '../robots/safety.ts';
 import { Store, defaultDbPath } from '../store/index.ts';
 import { UsageError } from './args.ts';
@@ -77,3 +78,10 @@ export function safetyFlags(pairs: readonly string[] | undefined): Record<string
 /** The help line of the `--safety` flag shared by the headless commands. */
 export const SAFETY_FLAG_HELP = `  --safety KEY=VALUE   a safety-layer setting (repeatable): maxStepMetres (the largest tool-point
                        step, m), maxDelta (absolute robots: the largest change per step), staleMs`;
+
+/** --backend of train and serve, checked before anything starts. */
+export function backendFlag(value: string | undefined): LearnerBackend | undefined {
+  if (value !== undefined && !(LEARNER_BACKENDS as readonly string[]).includes(value))
+    throw new UsageError(`--backend must be one of ${LEARNER_BACKENDS.join(', ')}`);
+  return value as LearnerBackend | undefined;
+}

@@ -669,10 +669,16 @@ export async function loadLearner(
 
 /**
  * A learner built with a parsed checkpoint's dims and config and restored from it (replay
- * buffers empty: refill them, then call `checkBuffers`).
+ * buffers empty: refill them, then call `checkBuffers`). Where the critics and the actor train
+ * is this run's choice, not the checkpoint's: `critics` and `actor` are 'auto' (native when the
+ * addon is built) unless `placement` says otherwise, so a checkpoint resumes on any backend.
  */
-export async function learnerFrom(parsed: ParsedCheckpoint): Promise<Sac> {
-  const sac = new Sac(parsed.meta.obsDim, parsed.meta.actionDim, configOf(parsed.meta));
+export async function learnerFrom(
+  parsed: ParsedCheckpoint,
+  placement: (config: LearnerConfig) => LearnerConfig = (c) => c,
+): Promise<Sac> {
+  const config = placement({ ...configOf(parsed.meta), critics: 'auto', actor: 'auto' });
+  const sac = new Sac(parsed.meta.obsDim, parsed.meta.actionDim, config);
   try {
     await restoreParsed(sac, parsed);
     return sac;

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import type { Transition } from '../protocol/index.ts';
-import type { BackendName } from './backend.ts';
+import type { LearnerBackend } from './backend.ts';
 import type { ActorLoss } from './config.ts';
 import {
   FreeRunOptions,
@@ -15,7 +15,7 @@ export interface LearnerLinkOptions {
   actionDim: number;
   /** LearnerConfig input: validated in the worker, the parsed config comes back in `config`. */
   config: Record<string, unknown>;
-  backend?: BackendName;
+  backend?: LearnerBackend;
   metricsEvery?: number;
   /** A checkpoint payload to continue from (its config wins over `config`). */
   checkpoint?: Uint8Array;
@@ -231,6 +231,11 @@ export class LearnerLink {
    */
   get backlog(): number {
     return this.#sent - this.#received;
+  }
+
+  /** The worker's learner steps as of its latest report (weights, metrics or idle). */
+  get steps(): number {
+    return this.#pace.steps;
   }
 
   /**

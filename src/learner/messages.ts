@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { BACKENDS } from './backend.ts';
+import { LEARNER_BACKENDS } from './backend.ts';
 import { ActorLoss } from './config.ts';
 
 const floats = z.instanceof(Float32Array);
@@ -49,7 +49,7 @@ export const ToWorker = z.discriminatedUnion('type', [
     obsDim: z.number().int().positive(),
     actionDim: z.number().int().positive(),
     config: z.record(z.string(), z.unknown()),
-    backend: z.enum(BACKENDS as [string, ...string[]]).optional(),
+    backend: z.enum(LEARNER_BACKENDS as [string, ...string[]]).optional(),
     /** Report metrics every this many learner steps. */
     metricsEvery: z.number().int().positive(),
     /**

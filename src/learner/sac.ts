@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { Random } from '../util/random.ts';
+import type { Placement } from './backend.ts';
 import { allocBatch, type Batch, ReplayBuffer, sampleMixed } from './buffer.ts';
 import { type ActorLoss, type LearnerConfig, targetEntropyOf } from './config.ts';
 import { Adam, type Grad, polyak, sumOfSquares } from './adam.ts';
@@ -482,6 +483,11 @@ export class Sac {
   get alphaOptimizer(): Adam {
     this.#syncActorFromNative();
     return this.#alphaOptimizer;
+  }
+
+  /** Where the critics and the actor train (backend.ts describeBackend). */
+  get placement(): Placement {
+    return { nativeCritics: this.nativeCriticsInfo, actor: this.actorBackend };
   }
 
   /** 'native' or 'tfjs': where the actor and the temperature train (now). */

@@ -1,6 +1,6 @@
 import { type MessagePort, parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { type BackendName, chooseBackend, describeBackend } from './backend.ts';
+import { chooseBackend, describeBackend, type LearnerBackend, placeOn } from './backend.ts';
 import {
   type CheckpointMeta,
   checkBuffers,
@@ -162,7 +162,7 @@ async function runFree(): Promise<void> {
 async function handle(message: ToWorker): Promise<void> {
   switch (message.type) {
     case 'init': {
-      const choice = await chooseBackend(message.backend as BackendName | undefined);
+      const choice = await chooseBackend(message.backend as LearnerBackend | undefined);
       if (message.checkpoint) {
         const parsed = parseCheckpoint(message.checkpoint);
         const { meta } = parsed;
@@ -171,7 +171,7 @@ async function handle(message: ToWorker): Promise<void> {
             `the checkpoint is for obs ${meta.obsDim}, action ${meta.actionDim}; this task has obs ${message.obsDim}, action ${message.actionDim}`,
           );
         }
-        sac = await learnerFrom(parsed);
+        sac = await learnerFrom(parsed, (config) => placeOn(choice, config));
         restoredMeta = meta;
       } else {
         const parsed = LearnerConfig.safeParse(message.config);
@@ -181,13 +181,13 @@ async function handle(message: ToWorker): Promise<void> {
             `invalid learner config: ${issue.path.join('.') || '(root)'}: ${issue.message}`,
           );
         }
-        sac = new Sac(message.obsDim, message.actionDim, parsed.data);
+        sac = new Sac(message.obsDim, message.actionDim, placeOn(choice, parsed.data));
       }
       metricsEvery = message.metricsEvery;
       lastReport = { at: performance.now(), step: sac.steps };
       send({
         type: 'ready',
-        backend: describeBackend(choice, sac.nativeCriticsInfo, sac.actorBackend === 'native'),
+        backend: describeBackend(choice, sac.placement),
         config: { ...sac.config },
         steps: sac.steps,
       });

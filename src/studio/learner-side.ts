@@ -1,4 +1,4 @@
-import type { BackendName } from '../learner/backend.ts';
+import type { LearnerBackend } from '../learner/backend.ts';
 import { LearnerConfig } from '../learner/config.ts';
 import { LearnerLink, packTransitions } from '../learner/link.ts';
 import type { PolicyWeights } from '../learner/messages.ts';
@@ -13,7 +13,7 @@ export interface LearnerSideOptions {
   spec: RobotSpec;
   /** The learner config (LearnerConfig input; a checkpoint's config wins over it). */
   config: Record<string, unknown>;
-  backend?: BackendName;
+  backend?: LearnerBackend;
   /** A checkpoint payload to continue from. */
   checkpoint?: Uint8Array;
   /** Transitions for the demo buffer at start (recorded demonstrations). */

@@ -1,4 +1,4 @@
-import type { BackendName } from '../learner/backend.ts';
+import type { LearnerBackend } from '../learner/backend.ts';
 import { LearnerConfig } from '../learner/config.ts';
 import type { packTransitions } from '../learner/link.ts';
 import { LEARNER_PRESETS } from '../learner/presets.ts';
@@ -15,7 +15,7 @@ import { type LearnerSide, openLearnerSide } from './learner-side.ts';
 import { WriteQueue } from './writes.ts';
 
 export interface SessionOptions {
-  backend?: BackendName;
+  backend?: LearnerBackend;
   /** Transitions for the demo buffer at start (e.g. recorded scripted demos). */
   demos?: Parameters<typeof packTransitions>[0];
   /** Code version stored with the run. */

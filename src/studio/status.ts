@@ -145,7 +145,7 @@ export function sessionStatus(p: {
     policyVersion: policy.version,
     learner: {
       backend: link.backend,
-      steps: Math.max(p.headlessSteps, monitor.latest.step ?? 0),
+      steps: Math.max(p.headlessSteps, monitor.latest.step ?? 0, link.steps),
       updatesPerS: monitor.latest.updates_per_s ?? 0,
       updateToData: link.updateToData,
       backlog: link.backlog,

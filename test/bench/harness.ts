@@ -20,7 +20,7 @@ export interface BenchResult {
   title: string;
   figures: Figure[];
   /** Ratios measured side by side in this run, e.g. "batched / commit per step". */
-  comparisons: { name: string; ratio: number }[];
+  comparisons: { name: string; ratio: number; target?: number }[];
   notes: string[];
 }
 
@@ -77,7 +77,11 @@ export function toMarkdown(result: BenchResult, when = new Date()): string {
         `| ${f.name} | ${fmt(f.median)} ${f.unit} | ${fmt(Math.min(...f.samples))} – ${fmt(Math.max(...f.samples))} (n=${f.samples.length}) | ${targetCell(f)} |`,
     ),
     '',
-    ...result.comparisons.map((c) => `- ${c.name}: **${c.ratio.toFixed(2)}×**`),
+    ...result.comparisons.map(
+      (c) =>
+        `- ${c.name}: **${c.ratio.toFixed(2)}×**` +
+        (c.target === undefined ? '' : ` (bar ≥ ${c.target}× ${c.ratio >= c.target ? '✓' : '✗'})`),
+    ),
     ...result.notes.map((n) => `- ${n}`),
     '',
   ];

@@ -1,7 +1,8 @@
-// The learner's speed: critic and full SAC updates per second for ensembles of 2 and 10 on the
-// backend chosen, side by side with the same workload in PyTorch (test/bench/sac_peer.py, run as
-// docs/SETUP.md prescribes), and batch-1 policy latency in tfjs and in the plain-TS
-// PolicyRunner.
+// The learner's speed: critic and full SAC updates per second for ensembles of 2 and 10 where the
+// learner trains by default (native when the addon is built, else the tfjs backend chosen), side
+// by side with the same workload in PyTorch (test/bench/sac_peer.py, run as docs/SETUP.md
+// prescribes), with the matrix products' GFLOP/s against the machine's measured sgemm peak; and
+// batch-1 policy latency in tfjs and in the plain-TS PolicyRunner.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { chooseBackend, describeBackend } from '../../src/learner/backend.ts';
 import type { ReplayBuffer } from '../../src/learner/buffer.ts';
 import { LearnerConfig } from '../../src/learner/config.ts';
+import { loadNativeLearner } from '../../src/learner/native-addon.ts';
 import type { PolicyWeights } from '../../src/learner/messages.ts';
 import { PolicyRunner } from '../../src/learner/policy.ts';
 import { Sac } from '../../src/learner/sac.ts';
@@ -162,6 +164,66 @@ function makeSac(ensembleSize: number, mode: Mode): Sac {
   fill(sac.online, ONLINE_SIZE, rng);
   fill(sac.demo, DEMO_SIZE, rng);
   return sac;
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+/**
+ * Floating-point operations of one update (2 per multiply-add; matrix products only, which are
+ * all but a few percent of them): `critic` is one critic step (the online critics' forward and
+ * backward, the next action by the actor, the target subset's forward); `full` adds the actor
+ * step (its forward and backward, every critic's forward and its backward to the action).
+ */
+export function updateFlops(ensembleSize: number, mode: Mode): number {
+  const critic = [OBS_DIM + ACTION_DIM, ...HIDDEN, 1];
+  const actor = [OBS_DIM, ...HIDDEN, 2 * ACTION_DIM];
+  const macs = (dims: number[]) => dims.slice(1).map((out, i) => dims[i]! * out);
+  const c = sum(macs(critic)); // one row through a critic
+  const cBack = sum(macs(critic).slice(1)); // its gradient to the inputs, past the first layer
+  const a = sum(macs(actor));
+  const aBack = sum(macs(actor).slice(1));
+  const n = BATCH;
+  const E = ensembleSize;
+  // Weights' and inputs' gradients: a forward's MACs each (the first layer's inputs need none).
+  const criticStep = E * n * (2 * c + cBack) + MIN_SUBSET * n * c + n * a;
+  const toAction = cBack + ACTION_DIM * HIDDEN[0]!; // dQ/da through a critic
+  const actorStep = n * a + E * n * (c + toAction) + n * (a + aBack);
+  return 2 * (mode === 'critic' ? criticStep : criticStep + actorStep);
+}
+
+/**
+ * The machine's measured matrix-product peak on `threads` threads: the best GFLOP/s of the BLAS
+ * the addon links (OpenBLAS) over square single-precision products of 1024 and 2048, each for
+ * about a second; undefined without the addon. The addon's thread setting is put back after.
+ */
+function gemmPeak(threads: number): { gflops: number; blas: string } | undefined {
+  const loaded = loadNativeLearner();
+  if (!loaded.ok) return undefined;
+  const { addon, info } = loaded;
+  const before = info.threads;
+  addon.setThreads(threads);
+  let best = 0;
+  try {
+    for (const size of [1024, 2048]) {
+      const A = new Float32Array(size * size).fill(0.5);
+      const B = new Float32Array(size * size).fill(0.25);
+      const C = new Float32Array(size * size);
+      const product = () =>
+        addon.sgemm(false, false, size, size, size, 1, A, size, B, size, 0, C, size);
+      product();
+      const start = performance.now();
+      let count = 0;
+      while (performance.now() - start < 1000) {
+        product();
+        count++;
+      }
+      const seconds = (performance.now() - start) / 1000;
+      best = Math.max(best, (2 * size ** 3 * count) / seconds / 1e9);
+    }
+  } finally {
+    addon.setThreads(before);
+  }
+  return { gflops: best, blas: `${info.blas} (${info.kernel}, ${info.threading})` };
 }
 
 /** Reads one value back so that every queued kernel has run (a no-op cost on synchronous backends). */
@@ -336,12 +398,26 @@ export async function benchLearner(
   const cases = ENSEMBLES.flatMap((e) => MODES.map((mode) => ({ e, mode })));
   const key = (c: { e: number; mode: Mode }) => `${c.mode}:${c.e}`;
   const sacs = new Map(cases.map((c) => [key(c), makeSac(c.e, c.mode)]));
-  // The learners' critics (LearnerConfig.critics 'auto': native when the addon is built)
-  const nativeCritics = [...sacs.values()][0]!.nativeCriticsInfo;
-  if (nativeCritics) {
-    backendLine = describeBackend(choice, nativeCritics);
-    console.log(backendLine);
-  }
+  // Where the learners train (LearnerConfig critics and actor 'auto': native when it is built).
+  const placement = [...sacs.values()][0]!.placement;
+  backendLine = describeBackend(choice, placement);
+  console.log(backendLine);
+  const side = placement.nativeCritics
+    ? placement.actor === 'native'
+      ? 'native'
+      : 'native critics, tfjs actor'
+    : `tfjs ${choice.tfjs}`;
+  const threads = [...sacs.values()][0]!.config.threads;
+  const peaks: number[] = [];
+  const measurePeak = () => {
+    const peak = gemmPeak(threads);
+    if (!peak) return;
+    peaks.push(peak.gflops);
+    console.log(
+      `GEMM peak: ${peak.gflops.toFixed(0)} GFLOP/s on ${threads} threads (${peak.blas}, sgemm 1024² and 2048²)`,
+    );
+  };
+  measurePeak();
   const ours = new Map<string, number[]>(cases.map((c) => [key(c), []]));
   const theirs = new Map<string, number[]>(cases.map((c) => [key(c), []]));
 
@@ -421,6 +497,7 @@ export async function benchLearner(
       );
     }
   }
+  measurePeak();
   const peerInfo = peer?.hello;
   const peerPython = peer?.python;
   await peer?.close();
@@ -469,26 +546,48 @@ export async function benchLearner(
   sac.dispose();
   const busyAfter = await cpuBusy();
 
-  const backend = choice.name;
   const figures: Figure[] = [];
   const comparisons: BenchResult['comparisons'] = [];
+  const peak = peaks.length ? Math.max(...peaks) : undefined;
+  const gflops = (rate: number, c: { e: number; mode: Mode }) =>
+    (rate * updateFlops(c.e, c.mode)) / 1e9;
+  const share = (rate: number, c: { e: number; mode: Mode }) => {
+    const g = gflops(rate, c);
+    return `${g.toFixed(1)} GFLOP/s${peak ? `, ${pct(g / peak)} of peak` : ''}`;
+  };
   for (const c of cases) {
     const what = c.mode === 'critic' ? 'critic updates/s' : 'full SAC updates/s';
-    figures.push(
-      figure(`${what}, E=${c.e}, project (tfjs ${backend})`, 'updates/s', ours.get(key(c))!),
-    );
+    const mine = ours.get(key(c))!;
     const peerRates = theirs.get(key(c))!;
+    figures.push(figure(`${what}, E=${c.e}, project (${side})`, 'updates/s', mine));
     if (peerRates.length > 0)
       figures.push(figure(`${what}, E=${c.e}, PyTorch`, 'updates/s', peerRates));
+    const ownFlops = mine.map((r) => gflops(r, c));
+    figures.push(
+      figure(`${what}, E=${c.e}, project (${side}): matrix products`, 'GFLOP/s', ownFlops),
+    );
+    if (peerRates.length > 0)
+      figures.push(
+        figure(
+          `${what}, E=${c.e}, PyTorch: matrix products`,
+          'GFLOP/s',
+          peerRates.map((r) => gflops(r, c)),
+        ),
+      );
   }
+  if (peak !== undefined)
+    figures.push(figure(`GEMM peak, sgemm on ${threads} threads`, 'GFLOP/s', peaks));
   for (const c of cases) {
     const p = ours.get(key(c))!;
     const t = theirs.get(key(c))!;
     if (t.length === 0) continue;
     const what = c.mode === 'critic' ? 'critic update' : 'full SAC update';
     comparisons.push({
-      name: `${what}, E=${c.e}: project / PyTorch (median of ${t.length} paired runs)`,
+      name:
+        `${what}, E=${c.e}: project (${side}: ${share(median(p), c)}) / PyTorch (${share(median(t), c)}), ` +
+        `median of ${t.length} paired runs; goal ≥ 1.5×`,
       ratio: median(t.map((rate, i) => p[i]! / rate)),
+      target: 1,
     });
   }
   figures.push(
@@ -503,6 +602,7 @@ export async function benchLearner(
   });
 
   const notes = [
+    `matrix-product work per update (2 FLOP per multiply-add; the non-product work is left out): ${cases.map((c) => `${c.mode} E=${c.e} ${(updateFlops(c.e, c.mode) / 1e6).toFixed(0)} MFLOP`).join(', ')}; peak: the best of sgemm 1024³ and 2048³ through the addon's BLAS on ${threads} threads, measured before and after the repeats`,
     `workload: obs ${OBS_DIM}, action ${ACTION_DIM}, batch ${BATCH}, hidden ${HIDDEN.join('×')}, LayerNorm critics, min over a random subset of ${MIN_SUBSET} target critics, utd 1, buffers full (${ONLINE_SIZE.toLocaleString('en-US')} online + ${DEMO_SIZE.toLocaleString('en-US')} demo, half of each batch from each); a critic update is a learner step with actorEvery 2³¹, a full SAC update adds one actor and one temperature update`,
     backendLine,
     peerInfo

@@ -50,14 +50,27 @@ describe('tandem doctor', () => {
     });
   });
 
-  it('the learner would run on wasm: tfjs-node-gpu and tfjs-node are not installed here', () => {
+  it('the learner would run native (wasm beside it): tfjs-node-gpu and tfjs-node are not installed', () => {
     const backend = part('learner backend');
+    const native = part('native learner');
     assert.equal(backend.status, 'ok');
-    assert.equal(backend.facts.backend, 'wasm');
-    assert.deepEqual(backend.facts.skipped, [
+    assert.equal(backend.facts.tfjs, 'wasm');
+    const tfjsSkipped = [
       { name: 'tensorflow-gpu', reason: 'not installed (optional dependency)' },
       { name: 'tensorflow', reason: 'not installed (optional dependency)' },
-    ]);
+    ];
+    if (native.status === 'ok') {
+      assert.equal(backend.facts.backend, 'native');
+      assert.match(backend.summary, /^native: critics and actor in the addon, tfjs wasm beside it/);
+      assert.deepEqual(backend.facts.skipped, tfjsSkipped);
+    } else {
+      // Without the addon: native is skipped first, with the same fix as the native part's.
+      assert.equal(backend.facts.backend, 'wasm');
+      const [first, ...rest] = backend.facts.skipped as { name: string; reason: string }[];
+      assert.equal(first!.name, 'native');
+      assert.ok(first!.reason.endsWith(`Fix: ${native.fix}`), first!.reason);
+      assert.deepEqual(rest, tfjsSkipped);
+    }
     assert.equal(part('tfjs').facts.tfjsNode, null);
     assert.equal(part('tfjs').facts.wasm, '4.22.0');
   });

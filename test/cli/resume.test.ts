@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { nativeUnusable } from '../../src/learner/backend.ts';
 import { Store } from '../../src/store/index.ts';
 import { TRAIN_CHECKPOINT_EVENT } from '../../src/studio/train-checkpoints.ts';
 import { tandem, tempDir } from './helpers.ts';
@@ -11,6 +12,11 @@ const BIN = fileURLToPath(new URL('../../bin/tandem.js', import.meta.url));
 // Probe episodes are 200 steps: checkpoints land at 200, 400, …; evaluations at 400 and 800.
 const RUN = ['train', '--task', 'probe', '--action-dim', '2', '--target', '0.3'];
 const SETTINGS = ['--checkpoint-every', '200', '--eval-every', '400', '--seed', '4'];
+const nativeMissing = nativeUnusable();
+const skipNative =
+  nativeMissing && !process.env.CI ? `native addon not available: ${nativeMissing}` : false;
+/** How far a run that changed backends may end from one that did not (eval return at 800). */
+const DRIFT = 1;
 
 interface Stored {
   evals: { envSteps: number; return: number }[];
@@ -178,6 +184,43 @@ describe('tandem train --resume', () => {
       store.close();
     }
   });
+
+  it(
+    'a run started on wasm resumes on native and back on wasm, and learns on',
+    { skip: skipNative },
+    (t) => {
+      if (nativeMissing) assert.fail(`the native addon is required on CI: ${nativeMissing}`);
+      const db = join(tmp.dir, 'switched.db');
+      const steps = (n: number) => ['--env-steps', String(n), '--db', db];
+      const first = tandem([...RUN, ...SETTINGS, '--backend', 'wasm', ...steps(400)], tmp.dir);
+      assert.equal(first.code, 0, first.stderr);
+      assert.match(first.stdout, /learner backend wasm/);
+      const native = tandem(
+        ['train', '--resume', '1', '--backend', 'native', ...steps(600)],
+        tmp.dir,
+      );
+      assert.equal(native.code, 0, native.stderr);
+      assert.match(native.stdout, /resuming run 1 \(probe\) at env step 400/);
+      assert.match(native.stdout, /learner backend native: critics and actor in the addon/);
+      const back = tandem(['train', '--resume', '1', '--backend', 'wasm', ...steps(800)], tmp.dir);
+      assert.equal(back.code, 0, back.stderr);
+      assert.match(back.stdout, /resuming run 1 \(probe\) at env step 600/);
+      assert.match(back.stdout, /learner backend wasm/);
+      const switched = read(db);
+      // Evaluations at 400 and 800 (and one where the native segment ended).
+      assert.ok(switched.evals.length >= 2, `${switched.evals.length} evaluations`);
+      // The same learning as on one backend throughout (float32 rounding apart), not a fresh start.
+      const early = switched.evals[0]!.return;
+      const late = switched.evals.at(-1)!.return;
+      assert.ok(
+        Math.abs(late! - reference.evals[1]!.return) < DRIFT,
+        `eval return ${late} at 800 steps, ${reference.evals[1]!.return} without switching`,
+      );
+      t.diagnostic(
+        `eval returns ${early} → ${late}; without switching ${reference.evals.map((e) => e.return).join(' → ')}`,
+      );
+    },
+  );
 
   it('refuses what cannot be resumed, with the reason', () => {
     const missing = tandem(['train', '--resume', '7', '--db', whole], tmp.dir);

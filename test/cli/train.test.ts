@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { nativeUnusable } from '../../src/learner/backend.ts';
 import { Store } from '../../src/store/index.ts';
 import { tandem, tempDir } from './helpers.ts';
 
@@ -46,8 +47,10 @@ describe('tandem train --task probe', () => {
   it('learns the mse probe, prints its settings and backend, stores metrics, raises no alert', () => {
     const { out, run, evals, metrics, health } = trainProbe('mse');
     assert.match(out.stdout, /learner \{"hidden":\[64,64\]/);
-    assert.match(out.stdout, /learner backend wasm/);
-    assert.match(run.backend ?? '', /^learner backend wasm/);
+    // Native when the addon is built (always on CI), else wasm with the reason.
+    const backend = nativeUnusable() && !process.env.CI ? 'wasm' : 'native: critics and actor';
+    assert.match(out.stdout, new RegExp(`learner backend ${backend}`));
+    assert.match(run.backend ?? '', new RegExp(`^learner backend ${backend}`));
     const reward = Number(/mean reward\/step (-?[\d.]+)/.exec(out.stdout)?.[1]);
     assert.ok(reward >= -0.01, `mean reward/step ${reward}`);
     assert.ok(evals.length >= 2 && evals.every((e) => e.numSteps === 200));

@@ -417,55 +417,7 @@ function learnerState(sac: Sac): Float32Array[] {
   ];
 }
 
-const compared = [
-  { critics: 'native', actor: 'tfjs' },
-  { critics: 'native', actor: 'auto' },
-] as const;
-for (const actorLoss of ['sac', 'sac+bc', 'bc', 'awr'] as const) {
-  for (const { critics, actor } of compared) {
-    if (actorLoss === 'awr' && actor === 'auto') continue; // awr's actor is tfjs (auto: tfjs)
-    const what = actor === 'auto' ? 'native critics and actor' : 'native critics';
-    test(`Sac on ${what} is Sac on tfjs: ${actorLoss}`, { skip }, () => {
-      ensembleClass();
-      const options = {
-        actorLoss,
-        ensembleSize: 4,
-        minSubset: 2,
-        utd: 3,
-        gradClip: 5,
-        bcDecaySteps: 3,
-      };
-      const run = (c: 'native' | 'tfjs', a: 'auto' | 'tfjs') => {
-        const sac = filledSac({ ...options, critics: c, actor: a });
-        try {
-          assert.equal(sac.criticBackend, c);
-          assert.equal(sac.actorBackend, c === 'native' && a === 'auto' ? 'native' : 'tfjs');
-          const metrics = [];
-          for (let k = 0; k < 4; k++) metrics.push(sac.update(true)!);
-          return { metrics, state: learnerState(sac), rng: sac.rng.state };
-        } finally {
-          sac.dispose();
-        }
-      };
-      const a = run(critics, actor);
-      const b = run('tfjs', 'tfjs');
-      assert.equal(a.rng, b.rng, 'the same draws from the generator');
-      let worst = 0;
-      a.state.forEach((x, i) => {
-        const y = b.state[i]!;
-        for (let j = 0; j < x.length; j++) worst = Math.max(worst, Math.abs(x[j]! - y[j]!));
-      });
-      assert.ok(worst <= 1e-5, `weights differ by ${worst}`);
-      a.metrics.forEach((m, k) => {
-        for (const [name, x] of Object.entries(m)) {
-          const y = b.metrics[k]![name as keyof typeof m]!;
-          const d = Math.abs(x - y) / Math.max(1, Math.abs(x));
-          assert.ok(d <= 1e-4, `step ${k + 1}: ${name} ${x} against ${y}`);
-        }
-      });
-    });
-  }
-}
+// Whole Sacs on native against Sacs on tfjs, step by step: native-agreement.test.ts.
 
 test(
   'the native actor: act and the published weights see it; a switch to awr goes back to tfjs',

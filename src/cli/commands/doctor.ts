@@ -82,7 +82,7 @@ async function backendParts(): Promise<DoctorPart[]> {
       status: choice.name === 'cpu' ? 'problem' : 'ok',
       // The line starts with the part's name already.
       summary: describeBackend(choice).replace(/^learner backend /, ''),
-      facts: { backend: choice.name, skipped: choice.skipped },
+      facts: { backend: choice.name, tfjs: choice.tfjs, skipped: choice.skipped },
     });
   } catch (err) {
     parts.push({

@@ -6,9 +6,10 @@ import { PairingManager } from '../../server/pairing.ts';
 import { isLoopback, lanAddresses } from '../../server/addresses.ts';
 import { attachRpc, RPC_PATH } from '../../server/rpc.ts';
 import { type SessionConfigInput, TaskConfig } from '../../protocol/index.ts';
+import { LEARNER_BACKENDS } from '../../learner/backend.ts';
 import { Session } from '../../studio/session.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
-import { codeVersion, openStore } from '../common.ts';
+import { backendFlag, codeVersion, openStore } from '../common.ts';
 import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
 
 const usage = `
@@ -35,6 +36,8 @@ Options:
                        | hold (hold and alarm only)
   --realtime R         auto (default: the control thread on the real-time scheduler when the
                        system allows it) | off | required
+  --backend NAME       force where the learner runs: ${LEARNER_BACKENDS.join(' | ')}
+                       (default: the first that loads, in that order)
   --db PATH            database file (default: the data folder)
 ${taskOptionFlags}
 `;
@@ -49,6 +52,7 @@ export const serveOptions = {
   'headset-fault': { type: 'string' },
   realtime: { type: 'string' },
   seed: { type: 'string' },
+  backend: { type: 'string' },
   ...taskOptionsFrom.options,
 } as const;
 
@@ -94,10 +98,14 @@ export async function serveStudio(values: ServeValues): Promise<void> {
     throw new Error('the UI is not built: run `npm run build` (npm start does it for you)');
   }
   const config = sessionConfig(values);
+  const backend = backendFlag(values.backend);
   const store = openStore(values.db);
   let session: Session | undefined;
   try {
-    session = await Session.open(store, config, { codeVersion: codeVersion() });
+    session = await Session.open(store, config, {
+      codeVersion: codeVersion(),
+      ...(backend ? { backend } : {}),
+    });
     const host = values.host ?? '127.0.0.1';
     const folder = dirname(store.path);
     // WebXR needs a secure origin: localhost is one, any other address needs HTTPS.

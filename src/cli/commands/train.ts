@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { LearnerConfig } from '../../learner/config.ts';
-import { BACKENDS, type BackendName } from '../../learner/backend.ts';
+import { LEARNER_BACKENDS } from '../../learner/backend.ts';
 import type { LearnerLink } from '../../learner/link.ts';
 import { LEARNER_PRESETS } from '../../learner/presets.ts';
 import {
@@ -23,6 +23,7 @@ import {
 } from '../../studio/train-checkpoints.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import {
+  backendFlag,
   codeVersion,
   dbPathFrom,
   keyValueFlags,
@@ -52,7 +53,8 @@ Options:
                        env steps, and at the end (probe 500, panda-lift 2000; the newest 2 kept)
   --resume RUN         continue run RUN of --db from its newest checkpoint, with its settings;
                        --env-steps is then the new total
-  --backend NAME       force a TensorFlow.js backend: ${BACKENDS.join(' | ')}
+  --backend NAME       force where the learner runs: ${LEARNER_BACKENDS.join(' | ')}
+                       (default: the first that loads, in that order)
   --set KEY=VALUE      a learner setting (repeatable), e.g. --set utd=4 --set ensembleSize=10
 ${SAFETY_FLAG_HELP}
   --seed N             (default 0)
@@ -244,9 +246,7 @@ export const train: Command = {
     );
     if (!args) return;
     const { values } = args;
-    if (values.backend !== undefined && !(BACKENDS as readonly string[]).includes(values.backend)) {
-      throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}`);
-    }
+    const backend = backendFlag(values.backend);
     const flags = values as Record<string, string | string[] | undefined>;
     const fresh = values.resume === undefined ? newPlan(flags) : undefined;
     const store = openStore(values.db);
@@ -294,7 +294,7 @@ export const train: Command = {
         runId,
         spec: robot.spec,
         config: plan.learner,
-        ...(values.backend ? { backend: values.backend as BackendName } : {}),
+        ...(backend ? { backend } : {}),
         ...(resume ? { checkpoint: resume.checkpoint.payload } : {}),
         ...(demos ? { demos: demos.transitions } : {}),
         onAlert: printAlert,
