@@ -1,4 +1,5 @@
 import { packTransitions } from '../../src/learner/link.ts';
+import type { Sac } from '../../src/learner/sac.ts';
 import { Random } from '../../src/util/random.ts';
 
 /** The small learner the link tests run: 4-D observations, 2-D actions. */
@@ -20,4 +21,22 @@ export function batch(seed: number, n: number) {
     OBS,
     ACT,
   );
+}
+
+/**
+ * Fills a learner's buffers with 300 random transitions from generator 9, every third into the
+ * demo buffer: the same rows for every learner of the same dims, whatever its settings.
+ */
+export function fillBuffers(sac: Sac): void {
+  const rng = new Random(9);
+  const vec = (k: number, s: number) => Float32Array.from({ length: k }, () => rng.uniform(-s, s));
+  for (let i = 0; i < 300; i++) {
+    (i % 3 === 0 ? sac.demo : sac.online).add({
+      obs: vec(sac.obsDim, 2),
+      action: vec(sac.actionDim, 1),
+      reward: rng.normal(),
+      nextObs: vec(sac.obsDim, 2),
+      done: rng.next() < 0.05,
+    });
+  }
 }

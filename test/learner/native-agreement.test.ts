@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
+import { fillBuffers } from './batches.ts';
 import { before, test } from 'node:test';
 import { chooseBackend, nativeUnusable } from '../../src/learner/backend.ts';
 import { type ActorLoss, LearnerConfig } from '../../src/learner/config.ts';
 import { read } from '../../src/learner/heap.ts';
 import { Sac } from '../../src/learner/sac.ts';
-import { Random } from '../../src/util/random.ts';
 
 // Whole learners on the native addon against the same learners on tfjs: two Sacs with the same
 // config and seed (so the same initial weights and the same generator draws), one on tfjs critics
@@ -56,17 +56,7 @@ function filledSac(options: Partial<LearnerConfig>): Sac {
     ...options,
   });
   const sac = new Sac(OBS, ACT, config);
-  const rng = new Random(9);
-  const vec = (k: number, s: number) => Float32Array.from({ length: k }, () => rng.uniform(-s, s));
-  for (let i = 0; i < 300; i++) {
-    (i % 3 === 0 ? sac.demo : sac.online).add({
-      obs: vec(OBS, 2),
-      action: vec(ACT, 1),
-      reward: rng.normal(),
-      nextObs: vec(OBS, 2),
-      done: rng.next() < 0.05,
-    });
-  }
+  fillBuffers(sac);
   return sac;
 }
 

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { fillBuffers } from './batches.ts';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend } from '../../src/learner/backend.ts';
@@ -381,17 +382,7 @@ test('per-critic minibatches, state round trips and bad calls', { skip }, () => 
 function filledSac(options: Partial<LearnerConfig>): Sac {
   const config = LearnerConfig.parse({ hidden: [24, 24], batchSize: 16, seed: 3, ...options });
   const sac = new Sac(OBS, ACT, config);
-  const rng = new Random(9);
-  const vec = (k: number, s: number) => Float32Array.from({ length: k }, () => rng.uniform(-s, s));
-  for (let i = 0; i < 300; i++) {
-    (i % 3 === 0 ? sac.demo : sac.online).add({
-      obs: vec(OBS, 2),
-      action: vec(ACT, 1),
-      reward: rng.normal(),
-      nextObs: vec(OBS, 2),
-      done: rng.next() < 0.05,
-    });
-  }
+  fillBuffers(sac);
   return sac;
 }
 
