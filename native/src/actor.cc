@@ -9,6 +9,7 @@
 #include <string>
 
 #include "gemm.h"
+#include "simd.h"
 
 namespace tandem {
 
@@ -67,9 +68,10 @@ ActorCore::ActorCore(const ActorConfig& c) : c_(c) {
   const int widest = *std::max_element(c.hidden.begin(), c.hidden.end());
   dh_.assign(B * widest, 0.f);
   dz_.assign(B * widest, 0.f);
+  colSum_.assign(widest, 0.0);
 }
 
-void ActorCore::sample(const float* obs, const float* noise, int n, float* action,
+TANDEM_HOT void ActorCore::sample(const float* obs, const float* noise, int n, float* action,
                        double* logProb) {
   const int A = c_.actionDim;
   const int L = static_cast<int>(c_.hidden.size());
@@ -83,27 +85,16 @@ void ActorCore::sample(const float* obs, const float* noise, int n, float* actio
     const float* W = param(2 * l);
     const float* b = param(2 * l + 1);
     float* a = act_[l].data();
-    sgemm(false, false, n, h, in, 1.f, x, in, W, h, 0.f, a, h);
-    for (int r = 0; r < n; r++) {
-      float* row = a + static_cast<size_t>(r) * h;
-      for (int j = 0; j < h; j++) row[j] = std::max(row[j] + b[j], 0.f);
-    }
+    sgemm_bias(n, h, in, x, in, W, h, b, a, h);
+    const size_t count = static_cast<size_t>(n) * h;
+    for (size_t i = 0; i < count; i++) a[i] = std::max(a[i], 0.f);
     x = a;
     in = h;
   }
   const int head = 2 * L;
   float* heads = heads_.data();
-  sgemm(false, false, n, A, in, 1.f, x, in, param(head), A, 0.f, heads, 2 * A);
-  sgemm(false, false, n, A, in, 1.f, x, in, param(head + 2), A, 0.f, heads + A, 2 * A);
-  const float* bm = param(head + 1);
-  const float* bs = param(head + 3);
-  for (int r = 0; r < n; r++) {
-    float* row = heads + static_cast<size_t>(r) * 2 * A;
-    for (int j = 0; j < A; j++) {
-      row[j] += bm[j];
-      row[A + j] += bs[j];
-    }
-  }
+  sgemm_bias(n, A, in, x, in, param(head), A, param(head + 1), heads, 2 * A);
+  sgemm_bias(n, A, in, x, in, param(head + 2), A, param(head + 3), heads + A, 2 * A);
   // samplePolicy: log σ = lo + (tanh(raw) + 1)·(hi − lo)/2, u = μ + σ·ε, a = tanh(u),
   // log π = Σ logDensity(ε, log σ, u)
   const double lo = c_.logStdMin;
@@ -135,7 +126,7 @@ void ActorCore::sample(const float* obs, const float* noise, int n, float* actio
  * Adam (adam.ts): m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g², θ ← θ − lr·(m/(1−β₁ᵗ)) / (√(v/(1−β₂ᵗ)) + ε),
  * g = scale·gradient, in doubles over float32 state.
  */
-void ActorCore::adam(float* p, const float* g, float* m, float* v, size_t size, double scale,
+TANDEM_HOT void ActorCore::adam(float* p, const float* g, float* m, float* v, size_t size, double scale,
                      int64_t t, double lr) const {
   const double b1 = c_.beta1;
   const double b2 = c_.beta2;
@@ -154,7 +145,7 @@ void ActorCore::adam(float* p, const float* g, float* m, float* v, size_t size, 
   }
 }
 
-ActorMetrics ActorCore::update(const ActorUpdateInput& in) {
+TANDEM_HOT ActorMetrics ActorCore::update(const ActorUpdateInput& in) {
   const int n = rows_;
   const int A = c_.actionDim;
   const int L = static_cast<int>(c_.hidden.size());
@@ -260,11 +251,14 @@ ActorMetrics ActorCore::update(const ActorUpdateInput& in) {
     sgemm(true, false, inDim, h, n, 1.f, x, inDim, dz, h, 0.f, grad_.data() + varOffset_[2 * l],
           h);
     float* gb = grad_.data() + varOffset_[2 * l + 1];
-    for (int j = 0; j < h; j++) {
-      double s = 0;
-      for (int r = 0; r < n; r++) s += dz[static_cast<size_t>(r) * h + j];
-      gb[j] = static_cast<float>(s / n);
+    // each column summed in doubles, rows in order (row by row: the same sums, read in order)
+    double* s = colSum_.data();
+    std::fill(s, s + h, 0.0);
+    for (int r = 0; r < n; r++) {
+      const float* row = dz + static_cast<size_t>(r) * h;
+      for (int j = 0; j < h; j++) s[j] += row[j];
     }
+    for (int j = 0; j < h; j++) gb[j] = static_cast<float>(s[j] / n);
     scale[2 * l + 1] = n;
     if (l > 0)
       sgemm(false, true, n, inDim, h, 1.f, dz, h, param(2 * l), h, 0.f, dh, inDim);

@@ -113,6 +113,7 @@ class ActorCore {
   std::vector<double> logProb_, meanAction_, stdNoise_, rawTanh_;
   // backward scratch
   std::vector<float> dHeads_, dAction_, dMeanAction_, dh_, dz_;
+  std::vector<double> colSum_;  // a hidden bias's gradient, summed over rows
 };
 
 void RegisterActorNative(Napi::Env env, Napi::Object exports);

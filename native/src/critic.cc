@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gemm.h"
+#include "simd.h"
 
 namespace tandem {
 
@@ -221,7 +222,7 @@ void CriticEnsembleCore::weightsChanged() {
  * LayerNorm's centring folded into the weights (networks.ts Critic): h − mean_row(h) = x·W_c + b_c
  * with W_c = W − (row means of W) and b_c = b − mean(b); and γ/H for the backward pass.
  */
-void CriticEnsembleCore::centre(Net n) {
+TANDEM_HOT void CriticEnsembleCore::centre(Net n) {
   if (!c_.layerNorm) return;
   for (int l = 0; l < layers_; l++) {
     const int in = l == 0 ? c_.inDim : c_.hidden[l - 1];
@@ -246,7 +247,8 @@ void CriticEnsembleCore::centre(Net n) {
 }
 
 /** Critic.forward: Q [rows] of `sa` [rows, in], keeping what backward needs in `w`. */
-void CriticEnsembleCore::forward(Net n, const float* sa, int rows, Workspace& w, float* q) {
+TANDEM_HOT void CriticEnsembleCore::forward(Net n, const float* sa, int rows, Workspace& w,
+                                            float* q) {
   const int per = c_.layerNorm ? 4 : 2;
   const float* x = sa;
   int in = c_.inDim;
@@ -257,14 +259,9 @@ void CriticEnsembleCore::forward(Net n, const float* sa, int rows, Workspace& w,
     const float* b = n.params + varOffset_[per * l + 1];
     if (!c_.layerNorm) {
       // a = relu(x·W + b)
-      sgemm(false, false, rows, h, in, 1.f, x, in, W, h, 0.f, a, h);
-      for (int r = 0; r < rows; r++) {
-        float* ar = a + static_cast<size_t>(r) * h;
-        for (int j = 0; j < h; j++) {
-          const float z = ar[j] + b[j];
-          ar[j] = z > 0.f ? z : 0.f;
-        }
-      }
+      sgemm_bias(rows, h, in, x, in, W, h, b, a, h);
+      const size_t count = static_cast<size_t>(rows) * h;
+      for (size_t i = 0; i < count; i++) a[i] = a[i] > 0.f ? a[i] : 0.f;
     } else {
       const float* gamma = n.params + varOffset_[per * l + 2];
       const float* beta = n.params + varOffset_[per * l + 3];
@@ -272,12 +269,11 @@ void CriticEnsembleCore::forward(Net n, const float* sa, int rows, Workspace& w,
       float* c = w.xhat[l].data();
       float* rstd = w.rstd[l].data();
       // c = x·W_c + b_c (= h − mean_row(h))
-      sgemm(false, false, rows, h, in, 1.f, x, in, n.centred[l].data(), h, 0.f, c, h);
+      sgemm_bias(rows, h, in, x, in, n.centred[l].data(), h, bc, c, h);
       const float invH = 1.f / static_cast<float>(h);
       for (int r = 0; r < rows; r++) {
         float* cr = c + static_cast<size_t>(r) * h;
         float* ar = a + static_cast<size_t>(r) * h;
-        for (int j = 0; j < h; j++) cr[j] += bc[j];
         // 1/σ = 1/√(mean_row(c²) + ε): the mean as a product with 1/H, ε as its bias
         const float variance = dot(cr, cr, h) * invH + kLnEpsilon;
         const float inv = 1.f / std::sqrt(variance);
@@ -306,8 +302,8 @@ void CriticEnsembleCore::forward(Net n, const float* sa, int rows, Workspace& w,
  * returns Σ g² (adam.ts sumOfSquares' share of this critic); with `dInput`, dL/d(input columns
  * from `inputFrom` on) [rows, in − inputFrom].
  */
-double CriticEnsembleCore::backward(Net n, const float* sa, int rows, Workspace& w, float* grads,
-                                    int inputFrom, float* dInput) {
+TANDEM_HOT double CriticEnsembleCore::backward(Net n, const float* sa, int rows, Workspace& w,
+                                               float* grads, int inputFrom, float* dInput) {
   const int per = c_.layerNorm ? 4 : 2;
   const int L = layers_;
   const int H = c_.hidden[L - 1];
@@ -446,7 +442,7 @@ double CriticEnsembleCore::backward(Net n, const float* sa, int rows, Workspace&
  * g the clipped gradient; then polyak: θ̄ ← τ·θ + (1 − τ)·θ̄. One critic's block; its centred
  * weights are rebuilt after (its target's when next used).
  */
-void CriticEnsembleCore::adamPolyak(int e, double clipScale) {
+TANDEM_HOT void CriticEnsembleCore::adamPolyak(int e, double clipScale) {
   const double t = static_cast<double>(step_);
   const double b1 = c_.beta1;
   const double b2 = c_.beta2;
@@ -544,7 +540,7 @@ void CriticEnsembleCore::inputJob(void* ctx, int item, int slot) {
   self->backward(net, self->jobSa_, n, w, nullptr, self->jobFrom_, dInput);
 }
 
-CriticMetrics CriticEnsembleCore::update(const CriticBatch& b) {
+TANDEM_HOT CriticMetrics CriticEnsembleCore::update(const CriticBatch& b) {
   const int n = b.rows;
   const int E = c_.ensemble;
   const size_t B = static_cast<size_t>(c_.maxBatch);

@@ -194,6 +194,12 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
 #endif
 }
 
+void sgemm_bias(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                const float* bias, float* C, int ldc) {
+  for (int r = 0; r < M; r++) std::copy(bias, bias + N, C + static_cast<size_t>(r) * ldc);
+  sgemm(false, false, M, N, K, 1.f, A, lda, B, ldb, 1.f, C, ldc);
+}
+
 void set_threads(int n) {
   if (n < 1) n = 1;
 #if defined(TANDEM_OPENBLAS)

@@ -26,6 +26,15 @@ void sgemm(bool transA, bool transB, int M, int N, int K, float alpha, const flo
            const float* B, int ldb, float beta, float* C, int ldc);
 
 /**
+ * C = A·B + bias, bias [N] added to every row of C (M×N), A and B not transposed: C's rows are set
+ * to bias, then sgemm adds the product with beta 1, so the BLAS makes no pass clearing C first.
+ * Where the BLAS sums K in one block (it does for K up to a few hundred, the learner's widths),
+ * each element is rounded exactly as in A·B, then + bias.
+ */
+void sgemm_bias(int M, int N, int K, const float* A, int lda, const float* B, int ldb,
+                const float* bias, float* C, int ldc);
+
+/**
  * The portable kernel, the same contract as sgemm; compiled in every build (sgemm is this one
  * when there is no BLAS), so that it is tested and measured even where a BLAS is used. Single
  * threaded. Each calling thread allocates its packing buffers (about 0.6 MB) once, on its first
@@ -66,4 +75,5 @@ using tandem::blas_name;
 using tandem::blas_threading;
 using tandem::set_threads;
 using tandem::sgemm;
+using tandem::sgemm_bias;
 using tandem::threads;

@@ -1,11 +1,13 @@
 // RLPD on sim/panda-lift from scripted demos, through the real CLI: `tandem record` 20 demos, then
-// `tandem train --demos` with a 50-episode evaluation every 1,000 env steps, stopped at the first
-// evaluation with ≥ 80 % success (or at the step budget). The curve is read back from the run's
-// SQLite file (its `eval` episodes and their outcomes) while it trains.
+// `tandem train --demos` three times from them, one after another (the wasm learner, the native
+// one, the native one at utd 4), each with a 50-episode evaluation every 1,000 env steps, stopped
+// at its first evaluation with ≥ 80 % success (or at the step budget). The curves are read back
+// from each run's SQLite file (its `eval` episodes and their outcomes) while it trains.
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HealthAlert } from '../../src/protocol/index.ts';
+import { loadNativeLearner } from '../../src/learner/native-addon.ts';
 import { Store } from '../../src/store/index.ts';
 import { type BenchResult, figure, runTandem, startTandem } from './harness.ts';
 
@@ -99,15 +101,174 @@ async function watchEvaluations(
   return undefined;
 }
 
+/** One training setting of the bench: where the learner runs and its update-to-data ratio. */
+interface Variant {
+  label: string;
+  backend: 'wasm' | 'native';
+  utd: number;
+}
+
+/**
+ * Side by side in one run: the wasm learner (the studio's learner before the native addon), the
+ * native one at the same settings, and the native one at an update-to-data ratio of 4 (critic
+ * updates per env step: the ratio its speed allows at about the wasm run's wall time per step).
+ */
+const VARIANTS: Variant[] = [
+  { label: 'wasm, utd 1', backend: 'wasm', utd: 1 },
+  { label: 'native, utd 1', backend: 'native', utd: 1 },
+  { label: 'native, utd 4', backend: 'native', utd: 4 },
+];
+
+interface Outcome {
+  variant: Variant;
+  evals: Evaluation[];
+  reached: Evaluation | undefined;
+  /** Seconds to `reached` from `tandem train` start (∞ when not reached). */
+  wall: number;
+  /** Of which the training loop's own time, without start-up and evaluations. */
+  training: number;
+  evalSeconds: number;
+  startup: number | undefined;
+  ups: number[];
+  raised: HealthAlert[];
+  backend: string | undefined;
+  learnerLine: string;
+  stopped: boolean;
+  exitSeconds: number;
+}
+
+interface Budget {
+  envSteps: number;
+  evalEvery: number;
+  evalEpisodes: number;
+  target: number;
+}
+
+/** `tandem train` from the demos in `demosDb` with one variant's settings, until `target`. */
+async function train(variant: Variant, home: string, demosDb: string, b: Budget): Promise<Outcome> {
+  const trainDb = join(home, `train-${variant.backend}-utd${variant.utd}.db`);
+  const args = [
+    'train',
+    '--task',
+    'sim/panda-lift',
+    '--demos',
+    demosDb,
+    '--env-steps',
+    String(b.envSteps),
+    '--eval-every',
+    String(b.evalEvery),
+    '--eval-episodes',
+    String(b.evalEpisodes),
+    '--seed',
+    String(SEED),
+    '--backend',
+    variant.backend,
+    '--set',
+    `utd=${variant.utd}`,
+    '--db',
+    trainDb,
+  ];
+  console.log(`  ${variant.label}: tandem ${args.join(' ')}`);
+  let learnerLine = '';
+  const child = startTandem(args, home, (line, stream) => {
+    if (line.startsWith('  learner {')) learnerLine = line.trim();
+    // The CLI's progress (one line per 10 % off a terminal) and its health alerts.
+    if (stream === 'stderr' && line.trim()) console.log(`    ${line}`);
+  });
+  let exited = false;
+  void child.exit.then(
+    () => (exited = true),
+    () => (exited = true),
+  );
+  let stoppedAt: Evaluation | undefined;
+  try {
+    stoppedAt = await watchEvaluations(
+      trainDb,
+      b.evalEpisodes,
+      b.target,
+      child.startedAt,
+      () => exited,
+    );
+  } catch (err) {
+    if (!exited) child.child.kill('SIGTERM');
+    await child.exit.catch(() => undefined);
+    throw err;
+  }
+  if (stoppedAt && !exited) {
+    console.log(`  ≥ ${pct(b.target)}: stopping the run (SIGTERM to pid ${child.child.pid})`);
+    child.child.kill('SIGTERM');
+  }
+  const exit = await child.exit;
+  if (!stoppedAt && exit.code !== 0) {
+    throw new Error(
+      `tandem train (${variant.label}) exited with ${exit.code ?? exit.signal}: ${exit.stderr.split('\n').slice(-5).join(' | ')}`,
+    );
+  }
+
+  const store = Store.open(trainDb, { readonly: true });
+  let evals: Evaluation[];
+  let ups: number[];
+  let raised: HealthAlert[];
+  let backend: string | undefined;
+  let loopStart: number | undefined;
+  try {
+    const run = store.getRun(1);
+    if (!run || run.command !== 'train') throw new Error(`${trainDb}: run 1 is not a train run`);
+    backend = run.backend;
+    evals = readEvaluations(store, run.id, b.evalEpisodes);
+    loopStart = store.listEpisodes({ runId: run.id, kind: 'train', order: 'oldest', limit: 1 })[0]
+      ?.startedAt;
+    ups = store
+      .readMetrics(run.id, 'updates_per_s')
+      .map((m) => m.value)
+      .filter(Number.isFinite);
+    raised = store
+      .listEvents(run.id)
+      .filter((e) => e.kind === 'health.raised')
+      .map((e) => HealthAlert.safeParse(e.payload))
+      .flatMap((p) => (p.success ? [p.data] : []));
+  } finally {
+    store.close();
+  }
+  if (stoppedAt) evals = evals.filter((e) => e.envSteps <= stoppedAt.envSteps);
+  if (evals.length === 0) throw new Error(`${variant.label}: the run ended without an evaluation`);
+  const reached = evals.find((e) => e.successes / e.episodes >= b.target);
+  const evalSeconds = evals
+    .filter((e) => !reached || e.envSteps <= reached.envSteps)
+    .reduce((sum, e) => sum + (e.endedAt - e.startedAt) / 1000, 0);
+  return {
+    variant,
+    evals,
+    reached,
+    wall: reached ? (reached.endedAt - child.startedAt) / 1000 : Infinity,
+    training:
+      reached && loopStart !== undefined
+        ? (reached.endedAt - loopStart) / 1000 - evalSeconds
+        : Infinity,
+    evalSeconds,
+    startup: loopStart === undefined ? undefined : (loopStart - child.startedAt) / 1000,
+    ups,
+    raised,
+    backend,
+    learnerLine,
+    stopped: stoppedAt !== undefined,
+    exitSeconds: exit.seconds,
+  };
+}
+
 export async function benchLift(opts: LiftBenchOptions = {}): Promise<BenchResult> {
   const quick = opts.quick ?? false;
-  const budget = quick ? 400 : 12_000;
-  const evalEvery = quick ? 100 : 1000;
-  const evalEpisodes = quick ? 5 : 50;
-  const target = opts.target ?? (quick ? 0 : TARGET); // quick: stop at the first evaluation
+  const budget: Budget = {
+    envSteps: quick ? 400 : 12_000,
+    evalEvery: quick ? 100 : 1000,
+    evalEpisodes: quick ? 5 : 50,
+    target: opts.target ?? (quick ? 0 : TARGET), // quick: stop at the first evaluation
+  };
+  const { target, evalEpisodes } = budget;
+  const native = loadNativeLearner();
+  const variants = VARIANTS.filter((v) => v.backend !== 'native' || native.ok);
   const home = mkdtempSync(join(tmpdir(), 'tandem-bench-lift-'));
   const demosDb = join(home, 'demos.db');
-  const trainDb = join(home, 'train.db');
   try {
     console.log(`  recording ${DEMOS} scripted demos…`);
     await runTandem(
@@ -131,143 +292,73 @@ export async function benchLift(opts: LiftBenchOptions = {}): Promise<BenchResul
     const demoSteps = demoEpisodes.reduce((s, e) => s + e.numSteps, 0);
     console.log(`  demos: ${demoSuccesses}/${demoEpisodes.length} successful, ${demoSteps} steps`);
 
-    const args = [
-      'train',
-      '--task',
-      'sim/panda-lift',
-      '--demos',
-      demosDb,
-      '--env-steps',
-      String(budget),
-      '--eval-every',
-      String(evalEvery),
-      '--eval-episodes',
-      String(evalEpisodes),
-      '--seed',
-      String(SEED),
-      '--db',
-      trainDb,
-    ];
-    console.log(`  tandem ${args.join(' ')}`);
-    let learnerLine = '';
-    const child = startTandem(args, home, (line, stream) => {
-      if (line.startsWith('  learner {')) learnerLine = line.trim();
-      // The CLI's progress (one line per 10 % off a terminal) and its health alerts.
-      if (stream === 'stderr' && line.trim()) console.log(`    ${line}`);
+    const outcomes: Outcome[] = [];
+    for (const v of variants) outcomes.push(await train(v, home, demosDb, budget));
+
+    const figures = outcomes.flatMap((o) => {
+      const last = o.evals.at(-1)!;
+      const { label } = o.variant;
+      return [
+        figure(
+          `${label}: success over ${evalEpisodes} eval episodes, last evaluation (${n0(last.envSteps)} env steps)`,
+          '%',
+          [(100 * last.successes) / last.episodes],
+          100 * TARGET,
+        ),
+        figure(
+          `${label}: env steps to ≥ ${pct(target)} success (∞ = not within ${n0(budget.envSteps)})`,
+          'env steps',
+          [o.reached?.envSteps ?? Infinity],
+        ),
+        figure(
+          `${label}: wall time to ≥ ${pct(target)} (from \`tandem train\` start, with start-up and evaluations)`,
+          's',
+          [o.wall],
+        ),
+        figure(`${label}: of which training (without start-up and evaluations)`, 's', [o.training]),
+        ...(o.ups.length
+          ? [figure(`${label}: learner steps/s (median over the run)`, 'steps/s', o.ups)]
+          : []),
+      ];
     });
-    let exited = false;
-    void child.exit.then(
-      () => (exited = true),
-      () => (exited = true),
-    );
-    let stoppedAt: Evaluation | undefined;
-    try {
-      stoppedAt = await watchEvaluations(
-        trainDb,
-        evalEpisodes,
-        target,
-        child.startedAt,
-        () => exited,
-      );
-    } catch (err) {
-      if (!exited) child.child.kill('SIGTERM');
-      await child.exit.catch(() => undefined);
-      throw err;
-    }
-    if (stoppedAt && !exited) {
-      console.log(`  ≥ ${pct(target)}: stopping the run (SIGTERM to pid ${child.child.pid})`);
-      child.child.kill('SIGTERM');
-    }
-    const exit = await child.exit;
-    if (!stoppedAt && exit.code !== 0) {
-      throw new Error(
-        `tandem train exited with ${exit.code ?? exit.signal}: ${exit.stderr.split('\n').slice(-5).join(' | ')}`,
-      );
-    }
-
-    const store = Store.open(trainDb, { readonly: true });
-    let evals: Evaluation[];
-    let ups: number[];
-    let raised: HealthAlert[];
-    let backend: string | undefined;
-    let loopStart: number | undefined;
-    try {
-      const run = store.getRun(1);
-      if (!run || run.command !== 'train') throw new Error(`${trainDb}: run 1 is not a train run`);
-      backend = run.backend;
-      evals = readEvaluations(store, run.id, evalEpisodes);
-      loopStart = store.listEpisodes({ runId: run.id, kind: 'train', order: 'oldest', limit: 1 })[0]
-        ?.startedAt;
-      ups = store
-        .readMetrics(run.id, 'updates_per_s')
-        .map((m) => m.value)
-        .filter(Number.isFinite);
-      raised = store
-        .listEvents(run.id)
-        .filter((e) => e.kind === 'health.raised')
-        .map((e) => HealthAlert.safeParse(e.payload))
-        .flatMap((p) => (p.success ? [p.data] : []));
-    } finally {
-      store.close();
-    }
-    if (stoppedAt) evals = evals.filter((e) => e.envSteps <= stoppedAt.envSteps);
-    const last = evals.at(-1);
-    if (!last) throw new Error('the run ended without a complete evaluation');
-    const reached = evals.find((e) => e.successes / e.episodes >= target);
-    const evalSeconds = (until: number) =>
-      evals
-        .filter((e) => e.envSteps <= until)
-        .reduce((s, e) => s + (e.endedAt - e.startedAt) / 1000, 0);
-    const wall = reached ? (reached.endedAt - child.startedAt) / 1000 : Infinity;
-    // The training loop's own time: from its first episode, without the evaluations.
-    const training =
-      reached && loopStart !== undefined
-        ? (reached.endedAt - loopStart) / 1000 - evalSeconds(reached.envSteps)
-        : Infinity;
-    const lastRate = last.successes / last.episodes;
-
-    const figures = [
-      figure(
-        `success over ${evalEpisodes} eval episodes, last evaluation (${n0(last.envSteps)} env steps)`,
-        '%',
-        [100 * lastRate],
-        100 * TARGET,
-      ),
-      figure(
-        `env steps to ≥ ${pct(target)} success over ${evalEpisodes} eval episodes (∞ = not within ${n0(budget)})`,
-        'env steps',
-        [reached?.envSteps ?? Infinity],
-      ),
-      figure(
-        `wall time to ≥ ${pct(target)} (from \`tandem train\` start, with start-up and evaluations)`,
-        's',
-        [wall],
-      ),
-      figure(`of which training (the training loop, without start-up and evaluations)`, 's', [
-        training,
-      ]),
-      ...(ups.length ? [figure('learner updates/s (median over the run)', 'updates/s', ups)] : []),
-    ];
+    const byLabel = (label: string) => outcomes.find((o) => o.variant.label === label);
+    const comparisons = [
+      ['wasm, utd 1', 'native, utd 1'],
+      ['wasm, utd 1', 'native, utd 4'],
+    ].flatMap(([from, to]) => {
+      const a = byLabel(from!);
+      const b = byLabel(to!);
+      return a && b && Number.isFinite(a.wall) && Number.isFinite(b.wall)
+        ? [{ name: `wall time to ≥ ${pct(target)}: ${from} / ${to}`, ratio: a.wall / b.wall }]
+        : [];
+    });
     const notes = [
       ...(quick
         ? [
-            `**QUICK MODE** (${n0(budget)} env steps, ${evalEpisodes} episodes every ${evalEvery}, stop rule ≥ ${pct(target)}): a check of the bench code, not figures to keep`,
+            `**QUICK MODE** (${n0(budget.envSteps)} env steps, ${evalEpisodes} episodes every ${budget.evalEvery}, stop rule ≥ ${pct(target)}): a check of the bench code, not figures to keep`,
           ]
         : []),
-      `success over env steps (${evalEpisodes} eval episodes each, fixed seeds): ${evals.map((e) => `${n0(e.envSteps)}: ${pct(e.successes / e.episodes)}`).join(', ')}`,
-      reached
-        ? `reached ≥ ${pct(target)} at ${n0(reached.envSteps)} env steps after ${wall.toFixed(0)} s (${evalSeconds(reached.envSteps).toFixed(0)} s of it evaluating, ${loopStart === undefined ? '?' : ((loopStart - child.startedAt) / 1000).toFixed(0)} s starting up); ${stoppedAt ? 'the run was stopped there' : 'at the end of the run'}`
-        : `did not reach ≥ ${pct(target)} within ${n0(budget)} env steps (${exit.seconds.toFixed(0)} s)`,
+      ...(native.ok ? [] : [`native variants left out: ${native.reason}`]),
+      ...outcomes.map((o) => {
+        const curve = o.evals.map((e) => `${n0(e.envSteps)}: ${pct(e.successes / e.episodes)}`);
+        const end = o.reached
+          ? `reached ≥ ${pct(target)} at ${n0(o.reached.envSteps)} env steps after ${o.wall.toFixed(0)} s (${o.evalSeconds.toFixed(0)} s of it evaluating, ${o.startup === undefined ? '?' : o.startup.toFixed(0)} s starting up)${o.stopped ? ', stopped there' : ''}`
+          : `did not reach ≥ ${pct(target)} within ${n0(budget.envSteps)} env steps (${o.exitSeconds.toFixed(0)} s)`;
+        const alerts = o.raised.length
+          ? o.raised.map((a) => `${a.pathology} at learner step ${a.step}`).join(', ')
+          : 'none';
+        return `${o.variant.label}: success over env steps (${evalEpisodes} eval episodes each, fixed seeds): ${curve.join(', ')}; ${end}; health alerts raised: ${alerts}; ${o.backend ?? 'backend not recorded'}`;
+      }),
       `demos: \`tandem record --task sim/panda-lift --episodes ${DEMOS} --seed ${SEED}\`: ${demoSuccesses}/${demoEpisodes.length} successful, ${n0(demoSteps)} transitions`,
-      `training: \`tandem train --task sim/panda-lift --demos DB --env-steps ${n0(budget)} --eval-every ${evalEvery} --eval-episodes ${evalEpisodes} --seed ${SEED}\` (no random steps with demos, one learner step per env step), the bench stops it (SIGTERM) at the first evaluation with ≥ ${pct(target)} success`,
-      ...(learnerLine ? [`${learnerLine} (the panda-lift preset; sac+bc with demos)`] : []),
-      `health alerts raised: ${raised.length ? raised.map((a) => `${a.pathology} at learner step ${a.step}`).join(', ') : 'none'}`,
-      ...(backend ? [backend] : []),
+      `training: \`tandem train --task sim/panda-lift --demos DB --env-steps ${n0(budget.envSteps)} --eval-every ${budget.evalEvery} --eval-episodes ${evalEpisodes} --seed ${SEED} --backend B --set utd=U\` (no random steps with demos, one learner step per env step, each step utd critic updates and one actor update), the three runs one after another from the same demos; the bench stops each (SIGTERM) at its first evaluation with ≥ ${pct(target)} success`,
+      ...(outcomes[0]?.learnerLine
+        ? [`${outcomes[0].learnerLine} (the panda-lift preset; sac+bc with demos; utd as above)`]
+        : []),
     ];
     return {
-      title: `lift: RLPD on sim/panda-lift from ${DEMOS} scripted demos`,
+      title: `lift: RLPD on sim/panda-lift from ${DEMOS} scripted demos, wasm and native learners`,
       figures,
-      comparisons: [],
+      comparisons,
       notes,
     };
   } finally {
