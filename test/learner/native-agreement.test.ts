@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { agreement, formatAgreement as fmt } from './agreement.ts';
 import { fillBuffers } from './batches.ts';
 import { before, test } from 'node:test';
 import { chooseBackend, nativeUnusable } from '../../src/learner/backend.ts';
@@ -74,55 +75,6 @@ function parameters(sac: Sac): [string, Float32Array][] {
   ];
 }
 
-interface Agreement {
-  /** max |native − tfjs|, and max of it / |tfjs| (elements with |tfjs| ≥ 1e-3). */
-  maxAbs: number;
-  maxRel: number;
-  /** Elements outside ATOL + RTOL·|tfjs|, and the first of them. */
-  outside: number;
-  worst: string;
-  /** max over variables of ‖native − tfjs‖ / ‖tfjs − start‖, and that variable. */
-  drift: number;
-  driftOf: string;
-}
-
-function agreement(
-  native: [string, Float32Array][],
-  ts: [string, Float32Array][],
-  start: [string, Float32Array][],
-): Agreement {
-  assert.deepEqual(
-    native.map(([name, x]) => [name, x.length]),
-    ts.map(([name, x]) => [name, x.length]),
-    'the same variables',
-  );
-  const a: Agreement = { maxAbs: 0, maxRel: 0, outside: 0, worst: '', drift: 0, driftOf: '' };
-  ts.forEach(([name, t], k) => {
-    const n = native[k]![1];
-    const s = start[k]![1];
-    let apart = 0;
-    let moved = 0;
-    for (let i = 0; i < t.length; i++) {
-      const d = Math.abs(n[i]! - t[i]!);
-      a.maxAbs = Math.max(a.maxAbs, d);
-      if (Math.abs(t[i]!) >= 1e-3) a.maxRel = Math.max(a.maxRel, d / Math.abs(t[i]!));
-      if (!(d <= ATOL + RTOL * Math.abs(t[i]!))) {
-        if (a.outside === 0) a.worst = `${name}[${i}]: native ${n[i]}, tfjs ${t[i]}`;
-        a.outside++;
-      }
-      apart += d * d;
-      moved += (t[i]! - s[i]!) ** 2;
-    }
-    const drift = moved > 0 ? Math.sqrt(apart / moved) : apart > 0 ? Infinity : 0;
-    if (drift > a.drift) [a.drift, a.driftOf] = [drift, name];
-  });
-  return a;
-}
-
-const fmt = (a: Agreement) =>
-  `max abs ${a.maxAbs.toExponential(2)}, max rel ${a.maxRel.toExponential(2)}, ` +
-  `‖Δ‖/‖θ − θ₀‖ ${a.drift.toExponential(2)} (${a.driftOf})`;
-
 /** The three Adams' steps and moments, named: the critics', the actor's, log α's. */
 function optimizers(sac: Sac) {
   const adams = [
@@ -193,7 +145,7 @@ function sideBySide(
       natives.forEach((sac, k) => {
         const at = `${name}, native critics, ${sac.actorBackend} actor, after ${step}`;
         assert.equal(sac.rng.state, ts.rng.state, `${at}: the same draws`);
-        const a = agreement(parameters(sac), expected, start);
+        const a = agreement(parameters(sac), expected, start, ATOL, RTOL);
         console.log(`# ${at}: ${fmt(a)}`);
         if (strict) {
           assert.equal(a.outside, 0, `${at}: ${a.outside} elements off; ${a.worst}`);

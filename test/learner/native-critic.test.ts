@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { agreement, formatAgreement as fmt } from './agreement.ts';
 import { fillBuffers } from './batches.ts';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
@@ -79,49 +80,9 @@ function tsWeights(sac: Sac): { online: Float32Array[]; target: Float32Array[] }
   return { online: values(sac.critics), target: values(sac.targets) };
 }
 
-interface Agreement {
-  /** max |native − TS| over every element, and max of it / |TS| (elements with |TS| ≥ 1e-3). */
-  maxAbs: number;
-  maxRel: number;
-  /** Elements outside atol + rtol·|TS|, and the first of them. */
-  outside: number;
-  worst: string;
-  /** max over variables of ‖native − TS‖ / ‖TS − start‖: how far apart, against how far trained. */
-  driftRatio: number;
-}
-
-function agreement(
-  native: Float32Array[],
-  ts: Float32Array[],
-  start: Float32Array[],
-  atol: number,
-  rtol: number,
-): Agreement {
-  assert.equal(native.length, ts.length, 'variables');
-  const a: Agreement = { maxAbs: 0, maxRel: 0, outside: 0, worst: '', driftRatio: 0 };
-  ts.forEach((t, k) => {
-    const n = native[k]!;
-    assert.equal(n.length, t.length, `variable ${k}: size`);
-    let apart = 0;
-    let moved = 0;
-    for (let i = 0; i < t.length; i++) {
-      const d = Math.abs(n[i]! - t[i]!);
-      a.maxAbs = Math.max(a.maxAbs, d);
-      if (Math.abs(t[i]!) >= 1e-3) a.maxRel = Math.max(a.maxRel, d / Math.abs(t[i]!));
-      if (!(d <= atol + rtol * Math.abs(t[i]!))) {
-        if (a.outside === 0) a.worst = `variable ${k}[${i}]: native ${n[i]}, TS ${t[i]}`;
-        a.outside++;
-      }
-      apart += d * d;
-      moved += (t[i]! - start[k]![i]!) ** 2;
-    }
-    if (moved > 0) a.driftRatio = Math.max(a.driftRatio, Math.sqrt(apart / moved));
-  });
-  return a;
-}
-
-const fmt = (a: Agreement) =>
-  `max abs ${a.maxAbs.toExponential(2)}, max rel ${a.maxRel.toExponential(2)}, ‖Δ‖/‖moved‖ ${a.driftRatio.toExponential(2)}`;
+/** Variables named by their place, for `agreement`. */
+const named = (xs: Float32Array[]) =>
+  xs.map((x, k): [string, Float32Array] => [`variable ${k}`, x]);
 
 /** Relative difference of two figures, against max(|TS|, 1). */
 const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(b), 1);
@@ -217,13 +178,13 @@ for (const variant of VARIANTS) {
         const got = native.getWeights();
         const strict = step === 1 || !layerNorm;
         for (const side of ['online', 'target'] as const) {
-          const a = agreement(got[side], ts[side], start[side], ATOL, RTOL);
+          const a = agreement(named(got[side]), named(ts[side]), named(start[side]), ATOL, RTOL);
           console.log(`# ${variant.name}, ${step} update(s), ${side}: ${fmt(a)}`);
           if (strict) {
             assert.equal(a.outside, 0, `${side} after ${step}: ${a.outside} off; ${a.worst}`);
           } else {
             assert.ok(a.maxAbs <= LN_ATOL_100, `${side} after ${step}: ${fmt(a)}`);
-            assert.ok(a.driftRatio <= LN_DRIFT_100, `${side} after ${step}: ${fmt(a)}`);
+            assert.ok(a.drift <= LN_DRIFT_100, `${side} after ${step}: ${fmt(a)}`);
           }
         }
         const adam = native.getAdam();
