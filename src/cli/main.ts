@@ -4,15 +4,17 @@ import { UnknownTaskError } from '../robots/index.ts';
 import { Ros2ConfigError, Ros2ConnectError, Ros2UnavailableError } from '../robots/ros2/index.ts';
 import { defaultDataDir, StoreError } from '../store/index.ts';
 import { type Command, UsageError } from './args.ts';
+import { actor } from './commands/actor.ts';
 import { doctor } from './commands/doctor.ts';
 import { episodes } from './commands/episodes.ts';
+import { learner } from './commands/learner.ts';
 import { record } from './commands/record.ts';
 import { replay } from './commands/replay.ts';
 import { serve } from './commands/serve.ts';
 import { start } from './commands/start.ts';
 import { train } from './commands/train.ts';
 
-const commands: Command[] = [record, train, episodes, replay, serve, start, doctor];
+const commands: Command[] = [record, train, episodes, replay, serve, start, learner, actor, doctor];
 
 function help(): string {
   return `Usage: tandem COMMAND [options]   (tandem COMMAND --help for each)

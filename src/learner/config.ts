@@ -80,3 +80,18 @@ export type LearnerConfig = z.infer<typeof LearnerConfig>;
 export function targetEntropyOf(config: LearnerConfig, actionDim: number): number {
   return config.targetEntropy ?? -actionDim / 2;
 }
+
+/**
+ * A stored or sent LearnerConfig (JSON writes ±∞ and NaN as strings), parsed for the control side:
+ * those values are dropped for their defaults (the control side reads none of them: the learner's
+ * own parse, in its worker, reads the strings back).
+ */
+export function controlSideConfig(config: Record<string, unknown>): LearnerConfig {
+  return LearnerConfig.parse(
+    Object.fromEntries(
+      Object.entries(config).filter(
+        ([, v]) => !['Infinity', '-Infinity', 'NaN'].includes(String(v)),
+      ),
+    ),
+  );
+}

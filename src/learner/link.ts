@@ -44,6 +44,28 @@ export interface WorkerCheckpoint {
 
 type Reply = Exclude<FromWorker, { type: 'ready' | 'metrics' | 'weights' | 'idle' | 'error' }>;
 
+/**
+ * The learner as the control side uses it, local (LearnerLink, a worker thread) or remote
+ * (RemoteLearner, over gRPC): sending never blocks, weights and metrics come by callback.
+ */
+export interface LearnerHandle {
+  /** Which backend runs and why the better ones did not. */
+  readonly backend: string;
+  readonly config: Record<string, unknown>;
+  readonly sentOnline: number;
+  readonly sentDemo: number;
+  readonly backlog: number;
+  readonly steps: number;
+  readonly updateToData: number;
+  feed(transitions: readonly Transition[]): void;
+  add(buffer: 'online' | 'demo', batch: TransitionBatch): void;
+  train(steps: number): Promise<PolicyWeights>;
+  run(options?: Partial<FreeRunOptions>): void;
+  pause(): Promise<number>;
+  setActorLoss(loss: ActorLoss): void;
+  close(): Promise<void>;
+}
+
 const ENTRY = new URL('./worker-entry.js', import.meta.url);
 
 /**
@@ -52,7 +74,7 @@ const ENTRY = new URL('./worker-entry.js', import.meta.url);
  * its steps. Free-running: `run` lets the worker train continuously and publish weights to
  * `onWeights`; `backlog` is the back-pressure gauge.
  */
-export class LearnerLink {
+export class LearnerLink implements LearnerHandle {
   readonly #worker: Worker;
   readonly #pending = new Map<
     number,
@@ -286,8 +308,25 @@ export class LearnerLink {
     await this.#request('checked', (id) => ({ type: 'check-buffers', id }));
   }
 
-  async close(): Promise<void> {
-    if (!this.#failure) this.#worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+  /**
+   * Stops the worker: it disposes of its learner between steps and exits by itself; terminated
+   * only if it has not after `graceMs` (terminating it in the middle of a native step would end
+   * the whole process: the addon cannot run its JS calls in an environment being torn down).
+   */
+  async close(graceMs = 10_000): Promise<void> {
+    const exited = new Promise<void>((resolve) => {
+      this.#worker.once('exit', () => resolve());
+    });
+    if (!this.#failure) {
+      this.#worker.postMessage({ type: 'shutdown' } satisfies ToWorker);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+      });
+      const how = await Promise.race([exited.then(() => 'exited' as const), late]);
+      clearTimeout(timer);
+      if (how === 'exited') return;
+    }
     await this.#worker.terminate();
   }
 }

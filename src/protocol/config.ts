@@ -77,5 +77,9 @@ export const RunConfig = z.object({
   safety: z.record(z.string(), z.unknown()).optional(),
   /** A studio session's SessionConfig (src/protocol/studio.ts), as stored. */
   session: z.record(z.string(), z.unknown()).optional(),
+  /** A remote learner's config (tandem learner serve; JSON as in TrainSettings.learner). */
+  learner: z.record(z.string(), z.unknown()).optional(),
+  /** An actor's remote learner (tandem actor): its address and this actor's id. */
+  remote: z.object({ url: z.string(), actor: z.string() }).optional(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;

@@ -21,3 +21,4 @@ export {
   type RecorderOptions,
   type StepInput,
 } from './recorder.ts';
+export { ReceivedLog, type ReceivedRow } from './received.ts';

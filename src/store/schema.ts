@@ -103,6 +103,24 @@ export const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE steps ADD COLUMN safety TEXT;
   `,
+  // 4: a remote learner's received transitions (tandem learner serve), each actor's rows numbered
+  // by the actor from 1 without gaps; source: policy | human | scripted | demo.
+  `
+  CREATE TABLE received (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    actor TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    obs BLOB NOT NULL,
+    action BLOB NOT NULL,
+    reward REAL NOT NULL,
+    next_obs BLOB NOT NULL,
+    done INTEGER NOT NULL,
+    t REAL NOT NULL,
+    UNIQUE (run_id, actor, seq)
+  );
+  `,
 ];
 
 /** The newest schema this code reads and writes. */

@@ -1,5 +1,5 @@
 import type { LearnerBackend } from '../learner/backend.ts';
-import { LearnerConfig } from '../learner/config.ts';
+import { controlSideConfig } from '../learner/config.ts';
 import { LearnerLink, packTransitions } from '../learner/link.ts';
 import type { PolicyWeights } from '../learner/messages.ts';
 import { PolicyRunner } from '../learner/policy.ts';
@@ -47,13 +47,7 @@ export async function openLearnerSide(opts: LearnerSideOptions): Promise<Learner
   const actionDim = opts.spec.action.names.length;
   // The figures the control side needs (a stored config writes ∞ as "Infinity": the worker
   // reads those back; none of these four can be one).
-  const config = LearnerConfig.parse(
-    Object.fromEntries(
-      Object.entries(opts.config).filter(
-        ([, v]) => !['Infinity', '-Infinity', 'NaN'].includes(String(v)),
-      ),
-    ),
-  );
+  const config = controlSideConfig(opts.config);
   const monitor = new LearnerMonitor({
     store: opts.store,
     runId: opts.runId,

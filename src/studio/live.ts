@@ -35,6 +35,8 @@ export class LiveLoop {
     /** Whether ticks need sub-millisecond starts now (not while nothing moves). */
     precise: () => boolean;
     onError: (err: unknown) => void;
+    /** Samples kept for the statistics (ControlLoopOptions.window). */
+    window?: number;
   }): void {
     if (this.running) return;
     if (opts.realtime !== 'off') {
@@ -52,6 +54,7 @@ export class LiveLoop {
       afterTick: opts.afterTick,
       precise: opts.precise,
       onError: opts.onError,
+      ...(opts.window ? { window: opts.window } : {}),
     });
     this.#loop.start();
   }

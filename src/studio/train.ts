@@ -203,7 +203,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
 }
 
 /** A step the policy drives headless (training, evaluation): nobody else proposes. */
-function policyStep(robot: SafeRobot, action: Float32Array, policyVersion: number) {
+export function policyStep(robot: SafeRobot, action: Float32Array, policyVersion: number) {
   return takeStep(robot, {
     proposal: action,
     mode: 'autonomous',
