@@ -130,12 +130,14 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
   } else {
     const lead = opts.lead ?? 64;
     while (step < opts.envSteps && !stop && !opts.shouldStop?.()) {
-      // Keep step with the learner: its online rows (every actor's, and ours still queued)
-      // beyond what it has trained on at the ratio.
+      // Keep step with the learner: wait while its online rows (every actor's, and ours still
+      // queued) are more than `lead` beyond what it has trained on at the ratio, unless it is
+      // idle (its bound lets credit lapse, so a learner slower than the data stays behind).
       while (
         !stop &&
         (!learner.connected ||
-          learner.remoteOnline + learner.backlog - learner.steps / opts.utd > lead)
+          (!learner.learnerIdle &&
+            learner.remoteOnline + learner.backlog - learner.steps / opts.utd > lead))
       ) {
         await sleep(2);
       }

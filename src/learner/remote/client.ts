@@ -89,7 +89,7 @@ export class RemoteLearner implements LearnerHandle {
   #metricsSeq = 0;
   #sentOnline = 0;
   #sentDemo = 0;
-  #remote = { steps: 0, received: 0, online: 0 };
+  #remote = { steps: 0, received: 0, online: 0, idle: false };
   #loops: Promise<void>[] = [];
   /** Rows dropped from a full queue (the learner away too long). */
   dropped = 0;
@@ -195,7 +195,7 @@ export class RemoteLearner implements LearnerHandle {
     this.runId = reply.run;
     // A restarted learner may stand behind what the old one reported (it resumed a checkpoint).
     this.#remote = restarted
-      ? { steps: reply.steps, received: 0, online: 0 }
+      ? { steps: reply.steps, received: 0, online: 0, idle: false }
       : { ...this.#remote, steps: Math.max(this.#remote.steps, reply.steps) };
     this.#setUp(
       true,
@@ -253,6 +253,7 @@ export class RemoteLearner implements LearnerHandle {
         this.#dropAcked();
         this.#remote.steps = Math.max(this.#remote.steps, reply.steps);
         this.#remote.online = Math.max(this.#remote.online, reply.online);
+        this.#remote.idle = reply.idle;
       } catch (err) {
         this.#down(err);
       }
@@ -276,6 +277,7 @@ export class RemoteLearner implements LearnerHandle {
               sinceMetrics: this.#metricsSeq,
               waitMs: this.#opts.pollWaitMs,
               sinceSteps: this.#opts.followSteps ? Math.max(1, this.#remote.steps) : 0,
+              idle: this.#remote.idle,
             },
             this.#opts.pollWaitMs,
           ),
@@ -294,6 +296,7 @@ export class RemoteLearner implements LearnerHandle {
           steps: Math.max(r.steps, reply.steps),
           received: Math.max(r.received, reply.received),
           online: Math.max(r.online, reply.online),
+          idle: reply.idle,
         };
         for (const m of reply.metrics) {
           this.#metricsSeq = Math.max(this.#metricsSeq, m.seq);
@@ -387,6 +390,11 @@ export class RemoteLearner implements LearnerHandle {
 
   get steps(): number {
     return this.#remote.steps;
+  }
+
+  /** The learner has trained all its data allows and waits for more (as of its latest answer). */
+  get learnerIdle(): boolean {
+    return this.#remote.idle;
   }
 
   /** Online rows the learner holds, from every actor (as of its latest answer). */

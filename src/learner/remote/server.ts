@@ -361,6 +361,7 @@ export class LearnerServer {
       duplicates: batch.count - rows.length,
       steps: this.link.steps,
       online: this.#online,
+      idle: this.#idle,
     };
   }
 
@@ -369,8 +370,7 @@ export class LearnerServer {
       (this.#weights !== undefined && this.#weights.version > req.sinceVersion) ||
       (this.#metrics.at(-1)?.seq ?? 0) > req.sinceMetrics ||
       (req.sinceSteps > 0 &&
-        (this.link.steps >= req.sinceSteps + STEP_GRAIN ||
-          (this.#idle && this.link.steps > req.sinceSteps)));
+        (this.link.steps >= req.sinceSteps + STEP_GRAIN || (this.#idle && !req.idle)));
     if (!fresh() && req.waitMs > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
@@ -390,6 +390,7 @@ export class LearnerServer {
       received: this.#received,
       online: this.#online,
       instance: this.instance,
+      idle: this.#idle,
     };
   }
 

@@ -87,6 +87,7 @@ export const PushReply = z.object({
   duplicates: count,
   steps: count,
   online: count,
+  idle: z.boolean(),
 });
 export type PushReply = z.infer<typeof PushReply>;
 
@@ -96,6 +97,7 @@ export const PollRequest = z.object({
   sinceMetrics: count,
   waitMs: z.number().int().nonnegative().max(30_000),
   sinceSteps: count,
+  idle: z.boolean(),
 });
 export type PollRequest = z.infer<typeof PollRequest>;
 
@@ -120,6 +122,7 @@ export const PollReply = z.object({
   received: count,
   online: count,
   instance: z.string(),
+  idle: z.boolean(),
 });
 export type PollReply = z.infer<typeof PollReply>;
 
