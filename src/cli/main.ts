@@ -2,6 +2,8 @@ import { ZodError } from 'zod';
 import { ActionError } from '../robots/robot.ts';
 import { UnknownTaskError } from '../robots/index.ts';
 import { Ros2ConfigError, Ros2ConnectError, Ros2UnavailableError } from '../robots/ros2/index.ts';
+import { LearnerServeError } from '../learner/remote/server.ts';
+import { WireError } from '../learner/remote/wire.ts';
 import { defaultDataDir, StoreError } from '../store/index.ts';
 import { type Command, UsageError } from './args.ts';
 import { actor } from './commands/actor.ts';
@@ -37,6 +39,8 @@ function describe(err: unknown): { message: string; code: number } {
   }
   if (
     err instanceof StoreError ||
+    err instanceof LearnerServeError ||
+    err instanceof WireError ||
     err instanceof UnknownTaskError ||
     err instanceof ActionError ||
     err instanceof Ros2UnavailableError ||

@@ -39,6 +39,12 @@ export const FreeRunOptions = z
      * batch, + 1); at the bound the worker waits for the next message, using no CPU.
      */
     maxUpdatesPerTransition: z.number().positive().default(20),
+    /**
+     * Keep unspent credit instead of letting it lapse: the learner catches up to
+     * `maxUpdatesPerTransition` × all online transitions (the remote learner, whose data-paced
+     * actors wait for it to).
+     */
+    keepCredit: z.boolean().default(false),
   })
   .strict();
 export type FreeRunOptions = z.infer<typeof FreeRunOptions>;

@@ -96,7 +96,9 @@ function credit(f: NonNullable<typeof free>, transitions: number): void {
   // Credit the learner could not spend before the next transition lapses (but for one step, so a
   // fractional bound adds up): a learner slower than the data trains on while data comes, and
   // stops after at most `cap` × the last batch (+ 1) steps once it stops (e.g. paused).
-  f.credit = Math.min(f.credit, 1) + cap * transitions;
+  // Kept instead (`keepCredit`, the remote learner): it catches up to the ratio over all the data,
+  // which its data-paced actors wait for.
+  f.credit = (f.options.keepCredit ? f.credit : Math.min(f.credit, 1)) + cap * transitions;
 }
 
 /** Whether the weights are due: N steps, or T ms with steps not yet published. */

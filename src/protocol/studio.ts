@@ -41,6 +41,11 @@ export const SessionConfig = z
      */
     operatorFault: z.enum(['pause', 'hold']).default('pause'),
     /**
+     * With a remote learner, when it cannot be reached: `keep` (default) acts on with the last
+     * policy it published, `pause` pauses the studio; an alarm is raised either way.
+     */
+    learnerLost: z.enum(['keep', 'pause']).default('keep'),
+    /**
      * Live: run the control thread on the real-time scheduler (SCHED_FIFO) so learner and
      * renderer threads cannot make ticks late. `auto` (default): when the system allows it, else
      * say why and go on; `off`; `required`: refuse to start live without it.

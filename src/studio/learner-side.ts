@@ -1,6 +1,7 @@
 import type { LearnerBackend } from '../learner/backend.ts';
 import { controlSideConfig } from '../learner/config.ts';
-import { LearnerLink, packTransitions } from '../learner/link.ts';
+import { type LearnerHandle, LearnerLink, packTransitions } from '../learner/link.ts';
+import { RemoteLearner } from '../learner/remote/client.ts';
 import type { PolicyWeights } from '../learner/messages.ts';
 import { PolicyRunner } from '../learner/policy.ts';
 import type { HealthAlert, RobotSpec } from '../protocol/index.ts';
@@ -30,9 +31,9 @@ export interface LearnerSideOptions {
   onWeights?: (weights: PolicyWeights) => void;
 }
 
-/** The learner as a loop sees it: the worker's link, the policy it acts with, the monitor. */
-export interface LearnerSide {
-  link: LearnerLink;
+/** The learner as a loop sees it: its link (local or remote), the policy it acts with, the monitor. */
+export interface LearnerSide<L extends LearnerHandle = LearnerHandle> {
+  link: L;
   policy: PolicyRunner;
   monitor: LearnerMonitor;
 }
@@ -42,7 +43,7 @@ export interface LearnerSide {
  * alike: the health monitor, the control-side policy runner, the worker (its backend stored with
  * the run) and the demo buffer filled. Everything that calls back exists before the worker starts.
  */
-export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide> {
+export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide<LearnerLink>> {
   const obsDim = opts.spec.observation.names.length;
   const actionDim = opts.spec.action.names.length;
   // The figures the control side needs (a stored config writes ∞ as "Infinity": the worker
@@ -75,6 +76,65 @@ export async function openLearnerSide(opts: LearnerSideOptions): Promise<Learner
     const demos = opts.demos ?? [];
     if (demos.length > 0) link.add('demo', packTransitions(demos, obsDim, actionDim));
     return { link, policy, monitor };
+  } catch (err) {
+    await link.close();
+    throw err;
+  }
+}
+
+/** Where a studio finds its remote learner (tandem serve --learner). */
+export interface RemoteLearnerSettings {
+  url: string;
+  /** This studio's actor id (stable across restarts: its stream resumes). */
+  actor: string;
+  token?: string;
+  caPath?: string;
+}
+
+/**
+ * The learner side of a studio whose learner runs elsewhere (`tandem learner serve`): the same
+ * monitor and policy runner, fed by the remote learner's metrics and weights; `onConnection`
+ * hears when it goes away and comes back. Demos go to it as recorded demonstrations, once (not
+ * again when this actor's stream resumes).
+ */
+export async function openRemoteLearnerSide(
+  opts: Omit<LearnerSideOptions, 'backend' | 'checkpoint'> & {
+    remote: RemoteLearnerSettings;
+    onConnection: (up: boolean, reason: string) => void;
+  },
+): Promise<LearnerSide<RemoteLearner>> {
+  const obsDim = opts.spec.observation.names.length;
+  const actionDim = opts.spec.action.names.length;
+  const deliver = opts.deliverMetrics ?? ((m, to) => to.observe(m));
+  const early: { side?: LearnerSide<RemoteLearner> } = {};
+  const link = await RemoteLearner.connect({
+    ...opts.remote,
+    task: opts.spec.task,
+    obsDim,
+    actionDim,
+    onWeights: (w) => {
+      early.side?.policy.stage(w);
+      opts.onWeights?.(w);
+    },
+    onMetrics: (m) => early.side && deliver(m, early.side.monitor),
+    onConnection: opts.onConnection,
+  });
+  try {
+    const config = controlSideConfig(link.config);
+    const monitor = new LearnerMonitor({
+      store: opts.store,
+      runId: opts.runId,
+      context: { gamma: config.gamma, rewardScale: config.rewardScale, actionDim },
+      onAlert: opts.onAlert,
+      loop: opts.loop,
+    });
+    const policy = new PolicyRunner(obsDim, actionDim, [config.logStdMin, config.logStdMax]);
+    early.side = { link, policy, monitor };
+    opts.store.setRunBackend(opts.runId, link.backend);
+    const demos = opts.demos ?? [];
+    if (demos.length > 0 && link.acked === 0)
+      link.add('demo', packTransitions(demos, obsDim, actionDim));
+    return early.side;
   } catch (err) {
     await link.close();
     throw err;

@@ -3,6 +3,7 @@ import { LearnerConfig } from '../learner/config.ts';
 import type { packTransitions } from '../learner/link.ts';
 import { LEARNER_PRESETS } from '../learner/presets.ts';
 import {
+  type HealthAlert,
   RunConfig,
   SessionConfig,
   type SessionConfigInput,
@@ -11,7 +12,13 @@ import {
 import { createRobot, type Robot, SafeRobot } from '../robots/index.ts';
 import type { Store } from '../store/index.ts';
 import { type Clock, systemClock } from '../util/clock.ts';
-import { type LearnerSide, openLearnerSide } from './learner-side.ts';
+import {
+  type LearnerSide,
+  openLearnerSide,
+  openRemoteLearnerSide,
+  type RemoteLearnerSettings,
+} from './learner-side.ts';
+import type { LearnerMonitor } from './learner-monitor.ts';
 import { WriteQueue } from './writes.ts';
 
 export interface SessionOptions {
@@ -28,6 +35,8 @@ export interface SessionOptions {
   robot?: Robot;
   /** The live loop's time source (default: the system's monotonic clock). */
   clock?: Clock;
+  /** Train on a remote learner (tandem learner serve) instead of the local worker. */
+  remoteLearner?: RemoteLearnerSettings;
 }
 
 /** What a session is made of, built before it: nothing in it calls back into a missing object. */
@@ -41,6 +50,8 @@ export interface SessionParts {
   listeners: Set<(event: StudioEvent) => void>;
   clock: Clock;
   actorLoss: string;
+  /** Hears a remote learner go away and come back (the session sets it). */
+  learnerConnection: { listener?: (up: boolean, reason: string) => void };
 }
 
 /**
@@ -70,6 +81,9 @@ export async function openSessionParts(
       task: config.task,
       seed: config.seed,
       session: { ...config, learner: { ...learner } },
+      ...(opts.remoteLearner
+        ? { remote: { url: opts.remoteLearner.url, actor: opts.remoteLearner.actor } }
+        : {}),
     };
     const runId = store.createRun({
       command: 'studio',
@@ -82,18 +96,26 @@ export async function openSessionParts(
     });
     const writes = new WriteQueue(store);
     const listeners = new Set<(event: StudioEvent) => void>();
-    const side = await openLearnerSide({
+    const learnerConnection: SessionParts['learnerConnection'] = {};
+    const common = {
       store,
       runId,
       spec: robot.spec,
       config: { ...learner },
-      ...(opts.backend ? { backend: opts.backend } : {}),
       demos,
-      onAlert: (alert) => listeners.forEach((l) => l({ event: 'alert', data: alert })),
+      onAlert: (alert: HealthAlert) => listeners.forEach((l) => l({ event: 'alert', data: alert })),
       loop: () => ({ envSteps: side.link.sentOnline }),
       // The monitor writes SQLite: its records are taken in the slack after a tick.
-      deliverMetrics: (m, monitor) => writes.later(() => monitor.observe(m)),
-    });
+      deliverMetrics: (m: Record<string, number>, monitor: LearnerMonitor) =>
+        writes.later(() => monitor.observe(m)),
+    };
+    const side: LearnerSide = opts.remoteLearner
+      ? await openRemoteLearnerSide({
+          ...common,
+          remote: opts.remoteLearner,
+          onConnection: (up, reason) => learnerConnection.listener?.(up, reason),
+        })
+      : await openLearnerSide({ ...common, ...(opts.backend ? { backend: opts.backend } : {}) });
     return {
       config,
       runId,
@@ -104,6 +126,7 @@ export async function openSessionParts(
       listeners,
       clock: opts.clock ?? systemClock,
       actorLoss: learner.actorLoss,
+      learnerConnection,
     };
   } catch (err) {
     robot.close();

@@ -106,7 +106,22 @@ export class Session {
       alarm: (message) => this.#alarm(message),
       pause: () => this.#pauseForFault(),
     });
+    parts.learnerConnection.listener = (up, reason) => this.#learnerConnection(up, reason);
     robot.reset(config.seed);
+  }
+
+  /** A remote learner went away (alarm; paused with `learnerLost: pause`) or came back. */
+  #learnerConnection(up: boolean, reason: string): void {
+    if (up) {
+      this.#writes.event(this.runId, 'learner.connected', { reason, at: this.#now() });
+      return;
+    }
+    const pause = this.config.learnerLost === 'pause';
+    this.#alarm(
+      `learner lost (${reason}): ${pause ? 'paused' : `acting on with policy version ${this.#side.policy.version}`}; transitions are queued and resent when it is back`,
+    );
+    if (pause) this.#pauseForFault();
+    this.#settle();
   }
 
   /** Opens a session: creates its run, the robot, the learner worker (loaded with `demos`). */

@@ -46,7 +46,12 @@ export async function startLearner(
     host: '127.0.0.1',
     port: 0,
     checkpointEveryMs: 60_000,
-    freeRun: { publishEverySteps: 5, publishEveryMs: 200, maxUpdatesPerTransition: 1 },
+    freeRun: {
+      publishEverySteps: 5,
+      publishEveryMs: 200,
+      maxUpdatesPerTransition: 1,
+      keepCredit: true,
+    },
     ...overrides,
   });
   return {

@@ -160,7 +160,12 @@ async function serveLearner(argv: string[]): Promise<void> {
       ...(token ? { token } : {}),
       ...(tls ? { tls } : {}),
       checkpointEveryMs: 1000 * intFlag('checkpoint-every', v['checkpoint-every'], 30, 1),
-      freeRun: { publishEverySteps: 10, publishEveryMs: 500, maxUpdatesPerTransition: maxUtd },
+      freeRun: {
+        publishEverySteps: 10,
+        publishEveryMs: 500,
+        maxUpdatesPerTransition: maxUtd,
+        keepCredit: true,
+      },
       log: (line) => console.log(`  ${line}`),
     });
     const scheme = tls ? 'grpcs' : 'grpc';

@@ -1,4 +1,5 @@
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureCertificate } from '../../server/certificate.ts';
 import { rendererBuilt, startStudioServer } from '../../server/http.ts';
@@ -7,7 +8,10 @@ import { isLoopback, lanAddresses } from '../../server/addresses.ts';
 import { attachRpc, RPC_PATH } from '../../server/rpc.ts';
 import { type SessionConfigInput, TaskConfig } from '../../protocol/index.ts';
 import { LEARNER_BACKENDS } from '../../learner/backend.ts';
+import { ActorId, parseLearnerAddress } from '../../learner/remote/wire.ts';
+import type { RemoteLearnerSettings } from '../../studio/learner-side.ts';
 import { Session } from '../../studio/session.ts';
+import { tokenFrom } from './learner.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { backendFlag, codeVersion, openStore } from '../common.ts';
 import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
@@ -38,6 +42,15 @@ Options:
                        system allows it) | off | required
   --backend NAME       force where the learner runs: ${LEARNER_BACKENDS.join(' | ')}
                        (default: the first that loads, in that order)
+  --learner URL        train on a remote learner (tandem learner serve) at grpc://HOST:PORT or
+                       grpcs://HOST:PORT instead of the local worker; transitions are queued and
+                       resent after a lost connection, its weights are swapped in between ticks
+  --learner-ca PATH    the remote learner's certificate to trust (grpcs://, self-signed)
+  --token TOKEN        the remote learner's shared token (or --token-file PATH)
+  --token-file PATH
+  --actor-id NAME      this studio's id at the learner (default: the host name; keep it)
+  --learner-lost L     keep (default: act on with the last policy) | pause, when the remote
+                       learner cannot be reached (an alarm either way)
   --db PATH            database file (default: the data folder)
 ${taskOptionFlags}
 `;
@@ -53,6 +66,12 @@ export const serveOptions = {
   realtime: { type: 'string' },
   seed: { type: 'string' },
   backend: { type: 'string' },
+  learner: { type: 'string' },
+  'learner-ca': { type: 'string' },
+  token: { type: 'string' },
+  'token-file': { type: 'string' },
+  'actor-id': { type: 'string' },
+  'learner-lost': { type: 'string' },
   ...taskOptionsFrom.options,
 } as const;
 
@@ -72,6 +91,10 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
   if (fault !== 'pause' && fault !== 'hold') {
     throw new UsageError(`--headset-fault must be pause or hold, got "${fault}"`);
   }
+  const learnerLost = values['learner-lost'] ?? 'keep';
+  if (learnerLost !== 'keep' && learnerLost !== 'pause') {
+    throw new UsageError(`--learner-lost must be keep or pause, got "${learnerLost}"`);
+  }
   const realtime = values.realtime ?? 'auto';
   if (realtime !== 'auto' && realtime !== 'off' && realtime !== 'required') {
     throw new UsageError(`--realtime must be auto, off or required, got "${realtime}"`);
@@ -85,10 +108,36 @@ function sessionConfig(values: ServeValues): SessionConfigInput {
     operator,
     interventionStyle: style,
     operatorFault: fault,
+    learnerLost,
     realtime,
     seed: intFlag('seed', values.seed, 0),
     // One learner thread live: the other core keeps the control loop on time (docs/BENCHMARKS.md, "loop").
     learner: { threads: 1 },
+  };
+}
+
+/** --learner and its companions: where the remote learner is, or undefined for the local one. */
+function remoteLearnerFrom(values: ServeValues): RemoteLearnerSettings | undefined {
+  const token = tokenFrom(values);
+  if (!values.learner) {
+    const stray = (['learner-ca', 'token', 'token-file', 'actor-id'] as const).filter(
+      (k) => values[k],
+    );
+    if (stray.length > 0) throw new UsageError(`--${stray[0]} goes with --learner URL`);
+    return undefined;
+  }
+  if (values.backend)
+    throw new UsageError('--backend is the remote learner’s: give it to tandem learner serve');
+  const actor = ActorId.safeParse(
+    values['actor-id'] ?? hostname().replace(/[^A-Za-z0-9._-]/g, '-'),
+  );
+  if (!actor.success) throw new UsageError(`--actor-id: ${actor.error.issues[0]!.message}`);
+  parseLearnerAddress(values.learner);
+  return {
+    url: values.learner,
+    actor: actor.data,
+    ...(token ? { token } : {}),
+    ...(values['learner-ca'] ? { caPath: values['learner-ca'] } : {}),
   };
 }
 
@@ -99,12 +148,14 @@ export async function serveStudio(values: ServeValues): Promise<void> {
   }
   const config = sessionConfig(values);
   const backend = backendFlag(values.backend);
+  const remoteLearner = remoteLearnerFrom(values);
   const store = openStore(values.db);
   let session: Session | undefined;
   try {
     session = await Session.open(store, config, {
       codeVersion: codeVersion(),
       ...(backend ? { backend } : {}),
+      ...(remoteLearner ? { remoteLearner } : {}),
     });
     const host = values.host ?? '127.0.0.1';
     const folder = dirname(store.path);
