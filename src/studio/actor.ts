@@ -40,8 +40,17 @@ export interface ActorOptions {
   /** Asked between steps: stop now (a signal). */
   shouldStop?: () => boolean;
   onEval?: (result: EvalResult) => void;
+  /** Paced: once live, how the control thread is scheduled ("SCHED_FIFO 10", or why not). */
+  onLive?: (scheduling: string) => void;
   /** About once a second: the steps taken and the loop's timing (paced). */
-  onProgress?: (envSteps: number, stats: LoopStats | undefined) => void;
+  onProgress?: (envSteps: number, stats: LoopStats | undefined, swaps: SwapLatency) => void;
+}
+
+/** Published by the learner → in use at this actor's step (ms), over the last 100 swaps. */
+export interface SwapLatency {
+  p50: number;
+  p99: number;
+  count: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -98,12 +107,25 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
     return true;
   };
 
+  const swapMs: number[] = [];
+  let swaps = 0;
+  /** Takes the newest staged weights (between steps) and notes how long they took to arrive. */
+  const swap = () => {
+    const w = policy.swap();
+    if (w?.publishedAt === undefined) return;
+    swapMs.push(Date.now() - w.publishedAt);
+    if (swapMs.length > 100) swapMs.shift();
+    swaps++;
+  };
   let reported = 0;
   const progress = (stats?: LoopStats) => {
     const now = Date.now();
     if (now - reported < 1000) return;
     reported = now;
-    opts.onProgress?.(step, stats);
+    const sorted = [...swapMs].sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+    opts.onProgress?.(step, stats, { p50: at(0.5), p99: at(0.99), count: swaps });
   };
 
   if (opts.rateHz > 0) {
@@ -115,7 +137,7 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
         realtime: 'auto',
         window: Math.max(100, Math.round(opts.rateHz * 10)),
         tick: () => {
-          policy.swap();
+          swap();
           act();
           if (step >= opts.envSteps || opts.shouldStop?.()) void loop.stop().then(resolve);
         },
@@ -126,6 +148,8 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
         precise: () => true,
         onError: reject,
       });
+      const rt = loop.realtime;
+      opts.onLive?.(rt?.ok ? rt.policy : `normal scheduler (${rt?.reason ?? 'off'})`);
     });
   } else {
     const lead = opts.lead ?? 64;
@@ -145,7 +169,7 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
       if (opts.evalEvery > 0 && step % opts.evalEvery === 0) evalDue = true;
       if (boundary) {
         recorder.flush();
-        policy.swap();
+        swap();
         if (evalDue && policy.ready) {
           evalDue = false;
           const r = evaluatePolicy({

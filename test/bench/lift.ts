@@ -22,7 +22,7 @@ export interface LiftBenchOptions {
   target?: number;
 }
 
-interface Evaluation {
+export interface Evaluation {
   envSteps: number;
   episodes: number;
   successes: number;
@@ -102,7 +102,7 @@ async function watchEvaluations(
 }
 
 /** One training setting of the bench: where the learner runs and its update-to-data ratio. */
-interface Variant {
+export interface Variant {
   label: string;
   backend: 'wasm' | 'native';
   utd: number;
@@ -119,7 +119,7 @@ const VARIANTS: Variant[] = [
   { label: 'native, utd 4', backend: 'native', utd: 4 },
 ];
 
-interface Outcome {
+export interface Outcome {
   variant: Variant;
   evals: Evaluation[];
   reached: Evaluation | undefined;
@@ -137,7 +137,7 @@ interface Outcome {
   exitSeconds: number;
 }
 
-interface Budget {
+export interface Budget {
   envSteps: number;
   evalEvery: number;
   evalEpisodes: number;
@@ -145,7 +145,12 @@ interface Budget {
 }
 
 /** `tandem train` from the demos in `demosDb` with one variant's settings, until `target`. */
-async function train(variant: Variant, home: string, demosDb: string, b: Budget): Promise<Outcome> {
+export async function trainLift(
+  variant: Variant,
+  home: string,
+  demosDb: string,
+  b: Budget,
+): Promise<Outcome> {
   const trainDb = join(home, `train-${variant.backend}-utd${variant.utd}.db`);
   const args = [
     'train',
@@ -293,7 +298,7 @@ export async function benchLift(opts: LiftBenchOptions = {}): Promise<BenchResul
     console.log(`  demos: ${demoSuccesses}/${demoEpisodes.length} successful, ${demoSteps} steps`);
 
     const outcomes: Outcome[] = [];
-    for (const v of variants) outcomes.push(await train(v, home, demosDb, budget));
+    for (const v of variants) outcomes.push(await trainLift(v, home, demosDb, budget));
 
     const figures = outcomes.flatMap((o) => {
       const last = o.evals.at(-1)!;

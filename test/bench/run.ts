@@ -12,6 +12,7 @@ import { benchLoop } from './loop.ts';
 import { benchNativeCritic } from './native-critic.ts';
 import { benchProbe } from './probe.ts';
 import { benchRecord } from './record.ts';
+import { benchRemote } from './remote.ts';
 import { benchXr } from './xr.ts';
 
 const quick = process.argv.includes('--quick') || Boolean(process.env.TANDEM_BENCH_QUICK);
@@ -25,6 +26,7 @@ const benches: Record<string, () => Promise<BenchResult>> = {
   hil: () => benchHil({ quick }),
   frame: () => benchFrame({ quick }),
   xr: () => benchXr({ quick }),
+  remote: () => benchRemote({ quick }),
 };
 
 const names = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -104,13 +104,18 @@ describe('remote learner processes', () => {
       const progress = a.progress();
       const outage = progress.filter((p) => !p.connected);
       assert.ok(outage.length >= 2, 'progress lines while the learner was away');
-      // The control period held through it all (p99 over the last 10 s of ticks at each line).
+      // The control period held through it all (p99 over the last 10 s of ticks at each line):
+      // within a tenth of the 50 ms period, no tick missed. A loop that waited on the network
+      // would show the calls' deadlines (5 s) here; what is left is this 2-core machine's noise.
+      console.log(
+        `# ${a.lines.find((x) => x.includes('control thread:'))?.trim()}; period error p99 at each line (* learner away): ${progress.map((p) => p.periodErrorP99?.toFixed(2) + (p.connected ? '' : '*')).join(' ')}`,
+      );
       const p99 = Math.max(
         ...progress.filter((p) => p.at > before.at).map((p) => p.periodErrorP99 ?? Infinity),
       );
       assert.ok(
-        p99 <= Math.max(2, 2 * (before.periodErrorP99 ?? 0)),
-        `period error p99 ${p99} ms (before: ${before.periodErrorP99} ms)`,
+        p99 <= 5,
+        `period error p99 ${p99} ms (before the kill: ${before.periodErrorP99} ms)`,
       );
       assert.ok(
         progress.every((p) => (p.missed ?? 0) === 0),

@@ -27,12 +27,17 @@ export interface Progress {
   periodErrorP99?: number;
   ticks?: number;
   missed?: number;
+  /** Weights published → in use at a step (ms), over the last 100 swaps. */
+  swapP50?: number;
+  swapP99?: number;
   /** When the line came (ms, this process's clock). */
   at: number;
 }
 
-export function spawnTandem(args: string[], home: string): Tandem {
-  const proc = spawn(process.execPath, [BIN, ...args], {
+/** Runs `tandem args` (behind `prefix`, e.g. `ip netns exec NS`), its data folder in `home`. */
+export function spawnTandem(args: string[], home: string, prefix: string[] = []): Tandem {
+  const command = [...prefix, process.execPath, BIN, ...args];
+  const proc = spawn(command[0]!, command.slice(1), {
     env: { ...process.env, TANDEM_HOME: home, TANDEM_DEBUG: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -26,7 +26,15 @@ test('a new file gets every migration, WAL and foreign keys', (t) => {
     .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")
     .pluck()
     .all();
-  assert.deepEqual(tables, ['checkpoints', 'episodes', 'events', 'metrics', 'runs', 'steps']);
+  assert.deepEqual(tables, [
+    'checkpoints',
+    'episodes',
+    'events',
+    'metrics',
+    'received',
+    'runs',
+    'steps',
+  ]);
 });
 
 test('opening again keeps the data and runs no migration twice', (t) => {

@@ -207,7 +207,8 @@ export const actor: Command = {
           console.log(
             `eval at ${r.envSteps} env steps: success ${(100 * r.successRate).toFixed(0)}% (${r.episodes} episodes), policy version ${r.policyVersion}`,
           ),
-        onProgress: (steps, stats) =>
+        onLive: (scheduling) => console.log(`  control thread: ${scheduling}`),
+        onProgress: (steps, stats, swaps) =>
           console.log(
             JSON.stringify({
               progress: steps,
@@ -216,7 +217,9 @@ export const actor: Command = {
               backlog: learner!.backlog,
               learnerSteps: learner!.steps,
               policyVersion: policy.version,
-              ...(stats
+              ...(swaps.count > 0 ? { swapP50: swaps.p50, swapP99: swaps.p99 } : {}),
+              // The period error needs two ticks.
+              ...(stats && stats.ticks > 1
                 ? {
                     periodErrorP99: stats.periodError.p99,
                     ticks: stats.ticks,

@@ -6,6 +6,7 @@ import { LEARNER_PRESETS } from '../../learner/presets.ts';
 import { LearnerServer } from '../../learner/remote/server.ts';
 import { RunConfig, TaskConfig } from '../../protocol/index.ts';
 import { createRobot } from '../../robots/index.ts';
+import { lanAddresses } from '../../server/addresses.ts';
 import { ensureCertificate } from '../../server/certificate.ts';
 import { defaultDataDir } from '../../store/index.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
@@ -134,15 +135,18 @@ async function serveLearner(argv: string[]): Promise<void> {
         codeVersion: codeVersion(),
       });
     }
+    const host = v.host ?? '127.0.0.1';
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (v['tls-cert'] && v['tls-key'])
       tls = { cert: readFileSync(v['tls-cert']), key: readFileSync(v['tls-key']) };
     else if (v.tls) {
-      const c = await ensureCertificate(join(dirname(dbPath), 'tls'));
+      // Its names: localhost, loopback, this host, and the address it listens on (or, on all of
+      // them, this machine's LAN addresses).
+      const hosts = ['0.0.0.0', '::'].includes(host) ? lanAddresses() : [host];
+      const c = await ensureCertificate(join(dirname(dbPath), 'tls'), { hosts });
       tls = { cert: Buffer.from(c.cert), key: Buffer.from(c.key) };
       console.log(`  TLS certificate ${c.certPath} (SHA-256 ${c.fingerprint})`);
     }
-    const host = v.host ?? '127.0.0.1';
     const maxUtd = v['max-utd'] === undefined ? Number(learner.utd ?? 1) : Number(v['max-utd']);
     if (!(maxUtd > 0))
       throw new UsageError(`--max-utd must be a number > 0, got "${v['max-utd']}"`);
