@@ -107,12 +107,15 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
     return true;
   };
 
+  const startedAt = Date.now();
   const swapMs: number[] = [];
   let swaps = 0;
   /** Takes the newest staged weights (between steps) and notes how long they took to arrive. */
   const swap = () => {
     const w = policy.swap();
-    if (w?.publishedAt === undefined) return;
+    // Weights published before this actor started (the learner's newest at connection) say
+    // nothing of the path: not counted.
+    if (w?.publishedAt === undefined || w.publishedAt < startedAt) return;
     swapMs.push(Date.now() - w.publishedAt);
     if (swapMs.length > 100) swapMs.shift();
     swaps++;

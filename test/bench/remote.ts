@@ -281,8 +281,8 @@ export async function benchRemote({ quick = false } = {}): Promise<BenchResult> 
       ),
     );
     comparisons.push({
-      name: 'actor control period error p99, 50 ms RTT / loopback (median)',
-      ratio: median(far.map((d) => d.periodP99)) / median(direct.map((d) => d.periodP99)),
+      name: 'weights published → in use, p50: 50 ms RTT / loopback',
+      ratio: median(far.map((d) => d.p50)) / median(direct.map((d) => d.p50)),
     });
     // 3. The lift run local vs remote (loopback), side by side.
     if (!quick) {

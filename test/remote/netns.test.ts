@@ -100,7 +100,8 @@ it(
       console.log(
         `# period error p99 ≤ ${p99.toFixed(2)} ms; weights published → in use p50 ${last.swapP50} ms, p99 ${last.swapP99} ms`,
       );
-      assert.ok(p99 <= 2, `control period error p99 ${p99} ms`);
+      // Within a tenth of the 50 ms period, as on loopback (test/remote/processes.test.ts).
+      assert.ok(p99 <= 5, `control period error p99 ${p99} ms`);
       assert.ok(
         progress.every((p) => (p.missed ?? 0) === 0),
         'no tick missed',
