@@ -39,16 +39,16 @@ export interface LearnerSide<L extends LearnerHandle = LearnerHandle> {
 }
 
 /**
- * Assembles the learner side of a run, for `tandem serve` (the session) and `tandem train`
- * alike: the health monitor, the control-side policy runner, the worker (its backend stored with
- * the run) and the demo buffer filled. Everything that calls back exists before the worker starts.
+ * The control side's health monitor and policy runner for a learner config (a stored config
+ * writes ∞ as "Infinity": the worker reads those back; none of the figures used here can be one).
  */
-export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide<LearnerLink>> {
-  const obsDim = opts.spec.observation.names.length;
-  const actionDim = opts.spec.action.names.length;
-  // The figures the control side needs (a stored config writes ∞ as "Infinity": the worker
-  // reads those back; none of these four can be one).
-  const config = controlSideConfig(opts.config);
+export function controlSide(
+  opts: Pick<LearnerSideOptions, 'store' | 'runId' | 'onAlert' | 'loop'>,
+  learnerConfig: Record<string, unknown>,
+  obsDim: number,
+  actionDim: number,
+): { monitor: LearnerMonitor; policy: PolicyRunner } {
+  const config = controlSideConfig(learnerConfig);
   const monitor = new LearnerMonitor({
     store: opts.store,
     runId: opts.runId,
@@ -57,6 +57,18 @@ export async function openLearnerSide(opts: LearnerSideOptions): Promise<Learner
     loop: opts.loop,
   });
   const policy = new PolicyRunner(obsDim, actionDim, [config.logStdMin, config.logStdMax]);
+  return { monitor, policy };
+}
+
+/**
+ * Assembles the learner side of a run, for `tandem serve` (the session) and `tandem train`
+ * alike: the health monitor, the control-side policy runner, the worker (its backend stored with
+ * the run) and the demo buffer filled. Everything that calls back exists before the worker starts.
+ */
+export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide<LearnerLink>> {
+  const obsDim = opts.spec.observation.names.length;
+  const actionDim = opts.spec.action.names.length;
+  const { monitor, policy } = controlSide(opts, opts.config, obsDim, actionDim);
   const deliver = opts.deliverMetrics ?? ((m, to) => to.observe(m));
   const link = await LearnerLink.start({
     obsDim,
@@ -120,16 +132,7 @@ export async function openRemoteLearnerSide(
     onConnection: opts.onConnection,
   });
   try {
-    const config = controlSideConfig(link.config);
-    const monitor = new LearnerMonitor({
-      store: opts.store,
-      runId: opts.runId,
-      context: { gamma: config.gamma, rewardScale: config.rewardScale, actionDim },
-      onAlert: opts.onAlert,
-      loop: opts.loop,
-    });
-    const policy = new PolicyRunner(obsDim, actionDim, [config.logStdMin, config.logStdMax]);
-    early.side = { link, policy, monitor };
+    early.side = { link, ...controlSide(opts, link.config, obsDim, actionDim) };
     opts.store.setRunBackend(opts.runId, link.backend);
     const demos = opts.demos ?? [];
     if (demos.length > 0 && link.acked === 0)

@@ -1,15 +1,15 @@
 import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { PolicyRunner } from '../../learner/policy.ts';
-import { controlSideConfig } from '../../learner/config.ts';
 import { packTransitions } from '../../learner/link.ts';
 import { RemoteLearner } from '../../learner/remote/client.ts';
 import { ActorId } from '../../learner/remote/wire.ts';
 import { RunConfig, TaskConfig } from '../../protocol/index.ts';
 import { createRobot, type SafeRobot } from '../../robots/index.ts';
 import { Recorder, Store } from '../../store/index.ts';
-import { LearnerMonitor } from '../../studio/learner-monitor.ts';
+import type { LearnerMonitor } from '../../studio/learner-monitor.ts';
 import { runActor } from '../../studio/actor.ts';
+import { controlSide } from '../../studio/learner-side.ts';
 import { type Command, intFlag, parse, UsageError } from '../args.ts';
 import { codeVersion, dbPathFrom, openStore, SAFETY_FLAG_HELP, safetyFlags } from '../common.ts';
 import { taskFlag, taskOptionFlags, taskOptionsFrom } from '../task-options.ts';
@@ -141,20 +141,23 @@ export const actor: Command = {
               : `ALARM learner lost: ${reason} (acting on with the last policy)`,
           ),
       });
-      const config = controlSideConfig(learner.config);
-      const policy = (side.policy = new PolicyRunner(obsDim, actionDim, [
-        config.logStdMin,
-        config.logStdMax,
-      ]));
+      const made = controlSide(
+        {
+          store,
+          runId,
+          onAlert: (a) =>
+            console.log(
+              `health ${a.state}: ${a.pathology} at learner step ${a.step}: ${a.evidence}`,
+            ),
+          loop: () => ({ envSteps: learner?.sentOnline ?? 0 }),
+        },
+        learner.config,
+        obsDim,
+        actionDim,
+      );
+      Object.assign(side, made);
+      const policy = made.policy;
       if (staged.length > 0) policy.stage(staged.at(-1)!);
-      side.monitor = new LearnerMonitor({
-        store,
-        runId,
-        context: { gamma: config.gamma, rewardScale: config.rewardScale, actionDim },
-        onAlert: (a) =>
-          console.log(`health ${a.state}: ${a.pathology} at learner step ${a.step}: ${a.evidence}`),
-        loop: () => ({ envSteps: learner?.sentOnline ?? 0 }),
-      });
       const envSteps = intFlag('env-steps', v['env-steps'], 20_000, 1);
       console.log(
         `tandem actor ${id.data}: ${task.task}, run ${runId} in ${dbPathFrom(v.db)}; learner ${learner.backend}, its run ${learner.runId}, this actor's stream at ${learner.acked}`,
