@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { assertPeriodHeld } from './helpers.ts';
 import { delayRelay, makeNetns } from './netns.ts';
 import { killAll, spawnTandem, type Tandem } from './procs.ts';
 
@@ -96,12 +97,12 @@ it(
       assert.ok(last.policyVersion > 0, 'weights arrived');
       const timed = progress.filter((p) => p.periodErrorP99 !== undefined);
       assert.ok(timed.length >= 10, 'progress lines with the period error');
-      const p99 = Math.max(...timed.map((p) => p.periodErrorP99!));
+      const p99s = timed.map((p) => p.periodErrorP99!);
       console.log(
-        `# period error p99 ≤ ${p99.toFixed(2)} ms; weights published → in use p50 ${last.swapP50} ms, p99 ${last.swapP99} ms`,
+        `# period error p99 at each line: ${p99s.map((v) => v.toFixed(2)).join(' ')} ms; weights published → in use p50 ${last.swapP50} ms, p99 ${last.swapP99} ms`,
       );
-      // Within a tenth of the 50 ms period, as on loopback (test/remote/processes.test.ts).
-      assert.ok(p99 <= 5, `control period error p99 ${p99} ms`);
+      // As on loopback (test/remote/processes.test.ts): the 25 ms each way is not in the loop.
+      assertPeriodHeld(p99s);
       assert.ok(
         progress.every((p) => (p.missed ?? 0) === 0),
         'no tick missed',

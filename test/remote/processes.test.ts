@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { assertPeriodHeld } from './helpers.ts';
 import { killAll, spawnTandem, type Tandem } from './procs.ts';
 
 const home = mkdtempSync(join(tmpdir(), 'tandem-remote-procs-'));
@@ -104,18 +105,14 @@ describe('remote learner processes', () => {
       const progress = a.progress();
       const outage = progress.filter((p) => !p.connected);
       assert.ok(outage.length >= 2, 'progress lines while the learner was away');
-      // The control period held through it all (p99 over the last 10 s of ticks at each line):
-      // within a tenth of the 50 ms period, no tick missed. A loop that waited on the network
-      // would show the calls' deadlines (5 s) here; what is left is this 2-core machine's noise.
+      // The control period held through it all (p99 over the last 10 s of ticks at each line),
+      // no tick missed. A loop that waited on the network would show the calls' deadlines (5 s).
       console.log(
         `# ${a.lines.find((x) => x.includes('control thread:'))?.trim()}; period error p99 at each line (* learner away): ${progress.map((p) => p.periodErrorP99?.toFixed(2) + (p.connected ? '' : '*')).join(' ')}`,
       );
-      const p99 = Math.max(
-        ...progress.filter((p) => p.at > before.at).map((p) => p.periodErrorP99 ?? Infinity),
-      );
-      assert.ok(
-        p99 <= 5,
-        `period error p99 ${p99} ms (before the kill: ${before.periodErrorP99} ms)`,
+      assertPeriodHeld(
+        progress.filter((p) => p.at > before.at).map((p) => p.periodErrorP99 ?? Infinity),
+        ` (before the kill: ${before.periodErrorP99} ms)`,
       );
       assert.ok(
         progress.every((p) => (p.missed ?? 0) === 0),
