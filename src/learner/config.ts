@@ -45,6 +45,10 @@ export const LearnerConfig = z
     actorLoss: ActorLoss.default('sac'),
     bcWeight: z.number().min(0).default(1), // β at the start of sac+bc
     bcDecaySteps: z.number().int().positive().default(10_000), // β decays linearly to 0 over these actor updates
+    // β of the sac+bc that follows BC-warmup (the studio's hand-over to autonomous): with 1, the
+    // −Q/mean|Q| term of a critic that has seen only demos swamps BC and the policy collapses to
+    // 0 % success (docs/LEARNER.md, "BC-warmup → autonomous"); 10 keeps it anchored
+    handoverBcWeight: z.number().min(0).default(10),
     // sac+bc's Q term as −Q / mean|Q| (CPQL, TD3+BC's λ), so Q's scale cannot swamp the BC term;
     // off: the plain −Q (only to show what the normalisation prevents)
     normalizeQ: z.boolean().default(true),

@@ -59,6 +59,15 @@ export interface UpdateMetrics {
   reward_max: number;
   online_size: number;
   demo_size: number;
+  /**
+   * On the batch's demo rows (absent when it has none): the critics' mean Q of the demo's own
+   * actions, of the policy's mean action at the same states, and the critics' spread (std across
+   * the ensemble, averaged over rows) on the policy's. A policy's Q climbing above the demo's
+   * while its spread grows is the critic over-valuing actions it has never seen (docs/LEARNER.md).
+   */
+  q_demo_action?: number;
+  q_policy_action?: number;
+  q_policy_spread?: number;
 }
 
 /** What an awr learner step reports besides: the mean and the largest advantage weight of the batch. */
@@ -606,7 +615,8 @@ export class Sac {
 
   /**
    * Switches the actor loss from the next update on (the studio's BC-warmup → RL hand-over).
-   * Switching to sac+bc starts β's decay again from bcWeight. Switching to awr with the native
+   * Switching to sac+bc starts β's decay again from bcWeight (from handoverBcWeight, which then
+   * becomes bcWeight, when the switch is from bc). Switching to awr with the native
    * actor brings the actor back to tfjs (synced) for the rest of the run.
    */
   setActorLoss(loss: ActorLoss): void {
@@ -614,8 +624,16 @@ export class Sac {
       this.#syncActorFromNative();
       this.#actorNative = undefined;
     }
-    if (loss === 'sac+bc' && this.config.actorLoss !== 'sac+bc') this.bcFrom = this.actorUpdates;
-    this.config = { ...this.config, actorLoss: loss };
+    const from = this.config.actorLoss;
+    if (loss === 'sac+bc' && from !== 'sac+bc') this.bcFrom = this.actorUpdates;
+    // The hand-over from BC-warmup: β starts at handoverBcWeight (kept in the config, so
+    // checkpoints carry it).
+    const handover = loss === 'sac+bc' && from === 'bc';
+    this.config = {
+      ...this.config,
+      actorLoss: loss,
+      ...(handover ? { bcWeight: this.config.handoverBcWeight } : {}),
+    };
   }
 
   /** ε ~ N(0, I) for `rows` actions, row-major, from the learner's generator. */
@@ -650,6 +668,7 @@ export class Sac {
     const actorDue = (this.steps + 1) % c.actorEvery === 0;
     const critic: Partial<Record<CriticMetric, number>> = {};
     const actor: Partial<Record<ActorMetric, number>> = {};
+    let lastFromOnline = 0;
     tf.tidy(() => {
       let fromOnline = 0;
       let actorPass: ActorPass | undefined;
@@ -673,8 +692,10 @@ export class Sac {
       }
       this.steps++;
       if (actorPass) this.#actorStep(actorPass, fromOnline, report ? actor : undefined);
+      lastFromOnline = fromOnline;
     });
     if (!report) return undefined;
+    const demoQ = this.#demoStateQ(lastFromOnline);
     const a = (name: ActorMetric) => {
       // Actor figures on a step without an actor update (actorEvery > 1): the last ones measured.
       const v = actor[name] ?? this.#lastActor[name] ?? 0;
@@ -704,6 +725,7 @@ export class Sac {
       reward_max: q('reward_max'),
       online_size: this.online.size,
       demo_size: this.demo.size,
+      ...demoQ,
       ...(this.config.actorLoss === 'awr'
         ? { adv_weight_mean: a('adv_weight_mean'), adv_weight_max: a('adv_weight_max') }
         : {}),
@@ -1082,6 +1104,50 @@ export class Sac {
         return values ? { values, scale: 1 } : { tensor: weightGradient(x, dy), scale: 1 };
       };
     };
+  }
+
+  /**
+   * UpdateMetrics' q_demo_action, q_policy_action and q_policy_spread on the last batch's demo
+   * rows (from `fromOnline` on), with the critics and the actor as they are after the update.
+   */
+  #demoStateQ(
+    fromOnline: number,
+  ): Pick<UpdateMetrics, 'q_demo_action' | 'q_policy_action' | 'q_policy_spread'> {
+    const b = this.#batch;
+    const O = this.obsDim;
+    const A = this.actionDim;
+    const d = b.size - fromOnline;
+    if (d <= 0) return {};
+    const obs = b.obs.subarray(fromOnline * O);
+    const qOf = (action: Float32Array): Float32Array[] => {
+      const input = new Float32Array(d * (O + A));
+      joinRowsInto(input, obs, action, d);
+      if (this.#native) return rowsOf(this.#native.ensemble.qValues(input), d);
+      return tf.tidy(() => {
+        const t = tf.tensor2d(input, [d, O + A]);
+        return this.#critics.map((critic) => targetQ(critic, t));
+      });
+    };
+    const demoQs = qOf(b.action.subarray(fromOnline * A));
+    const policyQs = qOf(this.act(obs, true));
+    const E = demoQs.length;
+    let demo = 0;
+    let policy = 0;
+    let spread = 0;
+    for (let r = 0; r < d; r++) {
+      let m = 0;
+      let p = 0;
+      let p2 = 0;
+      for (let e = 0; e < E; e++) {
+        m += demoQs[e]![r]!;
+        p += policyQs[e]![r]!;
+        p2 += policyQs[e]![r]! ** 2;
+      }
+      demo += m / E;
+      policy += p / E;
+      spread += Math.sqrt(Math.max(0, p2 / E - (p / E) ** 2));
+    }
+    return { q_demo_action: demo / d, q_policy_action: policy / d, q_policy_spread: spread / d };
   }
 
   /** Actions for a batch of observations [n, obsDim]: the mean action, or a sample. */

@@ -96,8 +96,8 @@ function maxDiff(a: readonly ArrayLike<number>[], b: readonly ArrayLike<number>[
 function metricDiffs(a: UpdateMetrics, b: UpdateMetrics): Record<string, number> {
   return Object.fromEntries(
     Object.keys(a).map((k) => {
-      const x = a[k as keyof UpdateMetrics];
-      const y = b[k as keyof UpdateMetrics];
+      const x = a[k as keyof UpdateMetrics] ?? Number.NaN;
+      const y = b[k as keyof UpdateMetrics] ?? Number.NaN;
       return [
         k,
         Number.isNaN(x) && Number.isNaN(y) ? 0 : Math.abs(x - y) / Math.max(1, Math.abs(x)),

@@ -128,11 +128,11 @@ describe('learner worker, checkpoint and restore', () => {
 });
 
 describe('learner worker, actor loss switch', () => {
-  it('BC-warmup to sac+bc: β starts again at its full weight, and a checkpoint keeps where', async () => {
+  it('BC-warmup to sac+bc: β starts again at the hand-over weight, and a checkpoint keeps where', async () => {
     const link = await LearnerLink.start({
       obsDim: OBS,
       actionDim: ACT,
-      config: { ...CONFIG, actorLoss: 'bc', bcWeight: 0.5, bcDecaySteps: 100 },
+      config: { ...CONFIG, actorLoss: 'bc', bcWeight: 2, handoverBcWeight: 0.5, bcDecaySteps: 100 },
       metricsEvery: 1,
       onMetrics: (m) => metrics.push(m),
     });
@@ -148,7 +148,9 @@ describe('learner worker, actor loss switch', () => {
       // (counted from 0 it would be 0.35)
       assert.ok(Math.abs(beta - 0.45) < 1e-9, `β after 10 updates of sac+bc: ${beta}`);
       const { meta } = await link.checkpoint();
-      assert.equal((meta.config as { actorLoss: string }).actorLoss, 'sac+bc');
+      const config = meta.config as { actorLoss: string; bcWeight: number };
+      assert.equal(config.actorLoss, 'sac+bc');
+      assert.equal(config.bcWeight, 0.5, 'the hand-over weight is the schedule’s start');
       assert.equal(meta.bcFrom, 20);
     } finally {
       await link.close();
