@@ -15,6 +15,7 @@ import {
   type StudioMethod,
 } from '../../src/protocol/rpc.ts';
 import type { SceneDescription } from '../../src/protocol/scene.ts';
+import type { RollbackAnswer } from '../../src/protocol/studio.ts';
 import {
   type EpisodeCommand,
   type MetricSeries,
@@ -70,6 +71,8 @@ export interface StudioClient {
   metrics(names?: string[], afterStep?: number): Promise<MetricSeries[]>;
   /** The robot's scene (null: the robot cannot describe itself). */
   scene(): Promise<SceneDescription | null>;
+  /** Rolls the learner back to the policy from before the BC-warmup → autonomous hand-over. */
+  rollback(): Promise<RollbackAnswer>;
   episodes(filter?: EpisodeQuery): Promise<Episode[]>;
   steps(episodeId: number): Promise<Step[]>;
   /** The episode re-simulated: the bodies' poses before the first step and after each. */
@@ -209,6 +212,11 @@ export abstract class StudioClientBase implements StudioClient {
 
   scene(): Promise<SceneDescription | null> {
     return this.request({ method: 'scene' });
+  }
+
+  /** Rolls the learner back to the policy from before the BC-warmup → autonomous hand-over. */
+  rollback(): Promise<RollbackAnswer> {
+    return this.request({ method: 'rollback' });
   }
 
   episodes(filter: EpisodeQuery = {}): Promise<Episode[]> {

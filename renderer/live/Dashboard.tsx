@@ -7,8 +7,20 @@ import { HealthAlerts } from './HealthAlerts.tsx';
 import { metricColor, MetricPlot } from './MetricPlot.tsx';
 import { useMetrics } from './use-metrics.ts';
 
-/** Shown until the operator picks others. */
-export const DEFAULT_METRICS = ['critic_loss', 'q_mean', 'entropy', 'temperature'];
+/**
+ * Shown until the operator picks others: first how the policy does on its own (the learning
+ * curves, once episodes end), then the learner's internals.
+ */
+export const DEFAULT_METRICS = [
+  'alone_success',
+  'intervention_rate',
+  'eval_success',
+  'update_to_data',
+  'critic_loss',
+  'q_mean',
+  'entropy',
+  'temperature',
+];
 
 /** The live training dashboard: loop badges, the learner's pace and buffers, health, metrics. */
 export function Dashboard() {
@@ -42,7 +54,7 @@ export function Dashboard() {
         )}
       </section>
       <section className="panel">
-        <h2>Learner metrics</h2>
+        <h2>Learning curves and learner metrics</h2>
         <fieldset className="metric-picker" data-testid="metric-picker">
           <legend>Show</legend>
           {names.length === 0 && (

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { metricInfo } from '../../src/protocol/metrics.ts';
 import type { Series } from './use-metrics.ts';
 
 const HEIGHT = 160;
@@ -20,8 +21,9 @@ function widthOf(el: HTMLElement): number {
 }
 
 /**
- * One learner metric against the learner step, drawn by uPlot. The chart is made once per name
- * and given new data as the series grows; it follows its container's width.
+ * One metric against the learner step, drawn by uPlot under its title and unit (METRIC_INFO). The
+ * chart is made once per name and given new data as the series grows; it follows its
+ * container's width.
  */
 export function MetricPlot({ name, series }: { name: string; series: Series }) {
   const host = useRef<HTMLDivElement>(null);
@@ -39,8 +41,8 @@ export function MetricPlot({ name, series }: { name: string; series: Series }) {
       scales: { x: { time: false } },
       cursor: { drag: { x: true, y: false } },
       axes: [
-        { stroke: AXIS, grid, ticks: grid },
-        { stroke: AXIS, grid, ticks: grid, size: 64 },
+        { stroke: AXIS, grid, ticks: grid, label: 'learner step' },
+        { stroke: AXIS, grid, ticks: grid, size: 64, label: metricInfo(name).unit },
       ],
       series: [
         { label: 'step' },
@@ -65,8 +67,19 @@ export function MetricPlot({ name, series }: { name: string; series: Series }) {
     plot.current?.setData(toData(series));
   }, [series]);
 
+  const { title, unit } = metricInfo(name);
   return (
-    <div className="metric-plot" ref={host} data-metric={name} data-points={series.steps.length} />
+    <figure className="metric-figure">
+      <figcaption data-testid={`metric-title-${name}`}>
+        {title} {unit && <small>({unit})</small>} <code>{name}</code>
+      </figcaption>
+      <div
+        className="metric-plot"
+        ref={host}
+        data-metric={name}
+        data-points={series.steps.length}
+      />
+    </figure>
   );
 }
 

@@ -72,6 +72,16 @@ const GUIDE: Record<HealthPathology, { probableCause: string; whatToTry: string[
       'roll back to the last good checkpoint',
     ],
   },
+  handover_regression: {
+    probableCause:
+      'the critic has seen only the demos’ actions when the actor starts to follow it: its gradient on the policy’s own states swamps the BC term, and the policy drifts from what it had cloned',
+    whatToTry: [
+      'roll back to the policy from before the hand-over (Roll back on this alert, or the rollback call): its checkpoint is kept, the data recorded since stays',
+      'raise handoverBcWeight (β of sac+bc after BC-warmup; 10 by default) and hand over again',
+      'stay in BC-warmup longer: more demonstrations',
+      'intervene when it strays: the corrections are learned from',
+    ],
+  },
 };
 
 /** The learner's health: feed it every metrics record, show its events and its summary. */
@@ -109,7 +119,7 @@ export class HealthMonitor {
       const finding = detector.check(m);
       if (!this.#active.has(pathology)) {
         if (!finding) continue;
-        const alert = toAlert(pathology, 'raised', m.step, finding);
+        const alert = healthAlert(pathology, 'raised', m.step, finding);
         this.#active.set(pathology, alert);
         this.#recovered.set(pathology, 0);
         events.push(alert);
@@ -120,7 +130,7 @@ export class HealthMonitor {
       this.#recovered.set(pathology, count);
       if (!recovery || count < this.options.clearAfterRecords) continue;
       const evidence = `${recovery.evidence} for ${count} records`;
-      events.push(toAlert(pathology, 'cleared', m.step, { ...recovery, evidence }));
+      events.push(healthAlert(pathology, 'cleared', m.step, { ...recovery, evidence }));
       this.#active.delete(pathology);
       detector.rearm();
     }
@@ -140,7 +150,8 @@ export class HealthMonitor {
   }
 }
 
-function toAlert(
+/** An alert of `pathology` from a finding, with the table's cause and fixes (also the studio's). */
+export function healthAlert(
   pathology: HealthPathology,
   state: HealthAlert['state'],
   step: number,

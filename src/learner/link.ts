@@ -63,6 +63,10 @@ export interface LearnerHandle {
   run(options?: Partial<FreeRunOptions>): void;
   pause(): Promise<number>;
   setActorLoss(loss: ActorLoss): void;
+  /** The learner's whole state, taken between steps, for `restore` (see checkpoint.ts). */
+  snapshot(): Promise<WorkerCheckpoint>;
+  /** Rolls the learner back to a checkpoint of its own, keeping its buffers: the actor's weights. */
+  restore(payload: Uint8Array): Promise<PolicyWeights>;
   close(): Promise<void>;
 }
 
@@ -94,6 +98,7 @@ export class LearnerLink implements LearnerHandle {
   config: Record<string, unknown> = {};
   /** The learner step the worker started from (non-zero when restored from a checkpoint). */
   startSteps = 0;
+  #onWeights: ((weights: PolicyWeights) => void) | undefined;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -143,7 +148,8 @@ export class LearnerLink implements LearnerHandle {
             return;
           }
           default:
-            if (m.type === 'trained' || m.type === 'paused') link.#noteSteps(m.steps, m.online);
+            if (m.type === 'trained' || m.type === 'paused' || m.type === 'restored')
+              link.#noteSteps(m.steps, m.online);
             link.#pending.get(m.id)?.resolve(m);
             link.#pending.delete(m.id);
         }
@@ -154,6 +160,7 @@ export class LearnerLink implements LearnerHandle {
       });
     });
     link.#dims = { obs: opts.obsDim, action: opts.actionDim };
+    link.#onWeights = opts.onWeights;
     const checkpoint = opts.checkpoint ? new Uint8Array(opts.checkpoint) : undefined;
     link.#post(
       {
@@ -195,6 +202,7 @@ export class LearnerLink implements LearnerHandle {
   #request<T extends Reply['type']>(
     expect: T,
     message: (id: number) => ToWorker,
+    transfer: ArrayBuffer[] = [],
   ): Promise<Extract<Reply, { type: T }>> {
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
@@ -206,7 +214,7 @@ export class LearnerLink implements LearnerHandle {
         reject,
       });
       try {
-        this.#post(message(id));
+        this.#post(message(id), transfer);
       } catch (err) {
         this.#pending.delete(id);
         reject(err as Error);
@@ -301,6 +309,26 @@ export class LearnerLink implements LearnerHandle {
       id,
     }));
     return { steps, meta, payload };
+  }
+
+  snapshot(): Promise<WorkerCheckpoint> {
+    return this.checkpoint();
+  }
+
+  /**
+   * Rolls the networks, optimisers and temperature back to `payload` (a checkpoint of this
+   * learner), keeping the replay buffers and the step count; resolves with the restored actor's
+   * weights (also given to `onWeights`).
+   */
+  async restore(payload: Uint8Array): Promise<PolicyWeights> {
+    const copy = new Uint8Array(payload);
+    const { weights } = await this.#request(
+      'restored',
+      (id) => ({ type: 'restore', id, payload: copy }),
+      [copy.buffer],
+    );
+    this.#onWeights?.(weights);
+    return weights;
   }
 
   /** After a restore and a refill: rejects unless the buffers are the checkpoint's again. */

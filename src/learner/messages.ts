@@ -84,6 +84,12 @@ export const ToWorker = z.discriminatedUnion('type', [
   z.object({ type: z.literal('checkpoint'), id: z.number().int() }),
   /** Answer `checked` once the refilled buffers match the restored checkpoint's (else `error`). */
   z.object({ type: z.literal('check-buffers'), id: z.number().int() }),
+  /**
+   * Roll the networks, optimisers and temperature back to a checkpoint of this learner (the
+   * studio's hand-over checkpoint), keeping its buffers and its step count; answered by
+   * `restored` with the restored actor's weights.
+   */
+  z.object({ type: z.literal('restore'), id: z.number().int(), payload: z.instanceof(Uint8Array) }),
   z.object({ type: z.literal('shutdown') }),
 ]);
 export type ToWorker = z.infer<typeof ToWorker>;
@@ -138,6 +144,13 @@ export const FromWorker = z.discriminatedUnion('type', [
     payload: z.instanceof(Uint8Array),
   }),
   z.object({ type: z.literal('checked'), id: z.number().int() }),
+  z.object({
+    type: z.literal('restored'),
+    id: z.number().int(),
+    steps: z.number().int(),
+    online: z.number().int(),
+    weights: PolicyWeights,
+  }),
   /** A failed request (`id`) or, without one, a failure of the worker itself. */
   z.object({ type: z.literal('error'), id: z.number().int().optional(), message: z.string() }),
 ]);

@@ -7,6 +7,7 @@ import {
   checkpointOf,
   learnerFrom,
   parseCheckpoint,
+  restoreCheckpoint,
 } from './checkpoint.ts';
 import { LearnerConfig } from './config.ts';
 import {
@@ -247,6 +248,22 @@ async function handle(message: ToWorker): Promise<void> {
       if (!restoredMeta) throw new Error('check-buffers: the learner was not restored');
       checkBuffers(s, restoredMeta);
       send({ type: 'checked', id: message.id });
+      return;
+    }
+    case 'restore': {
+      const s = learner('restore');
+      // The step count stays (weights' versions and the metrics' steps keep rising); β's
+      // schedule starts again from here.
+      const { steps, actorUpdates } = s;
+      await restoreCheckpoint(s, { payload: message.payload });
+      s.steps = steps;
+      s.actorUpdates = actorUpdates;
+      s.bcFrom = actorUpdates;
+      const weights = actorWeights(s);
+      send(
+        { type: 'restored', id: message.id, steps, online: receivedOnline, weights },
+        weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
+      );
       return;
     }
     case 'shutdown':

@@ -9,6 +9,8 @@ export const HealthPathology = z.enum([
   'adv_weights_degenerate',
   'reward_design_trap',
   'critic_blowup',
+  // The studio's, not the learner's: the policy's own success fell after BC-warmup → autonomous.
+  'handover_regression',
 ]);
 export type HealthPathology = z.infer<typeof HealthPathology>;
 

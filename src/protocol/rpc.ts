@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { Episode, EpisodeKind, EpisodeOutcome, Step } from './episode.ts';
 import { Mode } from './modes.ts';
 import { SceneDescription } from './scene.ts';
-import { MetricSeries, SessionStatus, StudioCall } from './studio.ts';
+import { MetricSeries, RollbackAnswer, SessionStatus, StudioCall } from './studio.ts';
 import { ConnectionRole, PairAnswer, PairingStatus, XrAck } from './xr.ts';
 
 /** A call as a client writes it (defaults not filled in yet). */
@@ -41,6 +41,7 @@ export const StudioAnswer = {
   start: z.boolean(),
   stop: z.boolean(),
   scene: SceneDescription.nullable(),
+  rollback: RollbackAnswer,
   metrics: z.array(MetricSeries),
   episodes: z.array(Episode),
   steps: z.array(Step),

@@ -164,6 +164,13 @@ export const SessionStatus = z.object({
 });
 export type SessionStatus = z.infer<typeof SessionStatus>;
 
+/** What a rollback restored: the stored checkpoint and the learner step it was taken at. */
+export const RollbackAnswer = z.object({
+  checkpointId: z.number().int(),
+  learnerSteps: z.number().int(),
+});
+export type RollbackAnswer = z.infer<typeof RollbackAnswer>;
+
 /** Calls a client may make (WebSocket or Electron preload): one schema per method's params. */
 export const StudioCall = z.discriminatedUnion('method', [
   z.object({ method: z.literal('status') }).strict(),
@@ -186,6 +193,11 @@ export const StudioCall = z.discriminatedUnion('method', [
   z.object({ method: z.literal('stop') }).strict(),
   /** The robot's SceneDescription (null: the robot cannot describe itself). */
   z.object({ method: z.literal('scene') }).strict(),
+  /**
+   * Roll the learner back to the checkpoint kept at the last BC-warmup → autonomous hand-over
+   * (the studio pauses): answers a RollbackAnswer.
+   */
+  z.object({ method: z.literal('rollback') }).strict(),
   /** The session run's learner metrics: every name, or those asked for, after a learner step. */
   z
     .object({

@@ -153,6 +153,8 @@ async function dispatch(session: Session, call: SessionCall, stream: string): Pr
       return false;
     case 'scene':
       return session.robot.scene?.() ?? null;
+    case 'rollback':
+      return session.rollback();
     case 'metrics':
       return session.metrics(call.names, call.afterStep);
     case 'episodes':

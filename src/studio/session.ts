@@ -1,5 +1,6 @@
 import { CorrectiveOperator } from '../operator/corrective.ts';
 import type {
+  HealthAlert,
   ModeEvent,
   ReplayAnswer,
   SessionConfig,
@@ -12,7 +13,9 @@ import type {
 import type { SafeRobot } from '../robots/index.ts';
 import type { Store } from '../store/index.ts';
 import type { Clock } from '../util/clock.ts';
+import { LearningCurves } from './curves.ts';
 import { Episodes } from './episodes.ts';
+import { HANDOVER_ROLLBACK_EVENT, HandoverPoint, HandoverWatch } from './handover.ts';
 import type { LearnerSide } from './learner-side.ts';
 import { LiveLoop } from './live.ts';
 import { ModeMachine, type ModeResult } from './modes.ts';
@@ -62,6 +65,12 @@ export class Session {
   #writesInTicks = 0;
   #alarms: string[] = [];
   #closed = false;
+  /** The policy after a BC-warmup → autonomous hand-over (the alert, the rollback point). */
+  readonly #handover: HandoverWatch;
+  /** How the policy does on its own: stored as metrics beside the learner's. */
+  readonly #curves = new LearningCurves();
+  /** The learner's state at the last hand-over, to roll back to. */
+  readonly #handoverPoint: HandoverPoint;
 
   private constructor(parts: SessionParts) {
     const { config, robot, writes } = parts;
@@ -83,7 +92,21 @@ export class Session {
       writes,
       rateHz: this.rateHz,
       firstSeed: config.seed,
-      onEnded: (data) => this.#emit({ event: 'episode', data }),
+      onEnded: (data) => {
+        this.#emit({ event: 'episode', data });
+        this.#curvePoint(this.#curves.episode(data, this.#side.link.updateToData));
+        const alert = this.#handover.episode(data, this.#learnerStep());
+        if (alert) this.#healthEvent(alert);
+      },
+    });
+    this.#handover = new HandoverWatch(() => this.#side.monitor.latest);
+    this.#handoverPoint = new HandoverPoint({
+      store: parts.store,
+      runId: this.runId,
+      link: parts.side.link,
+      writes,
+      failed: (message) => this.#alarm(message),
+      settle: () => this.#settle(),
     });
     this.modes = new ModeMachine({
       style: config.interventionStyle,
@@ -235,7 +258,77 @@ export class Session {
     if (event.kind !== 'transition') return;
     if (event.to === 'intervention') this.#interventions++;
     this.operator.modeChanged(event.cause);
+    // Asked before the tick switches the actor loss: the learner answers in order, so the
+    // checkpoint is the warm-up policy's.
+    if (event.from === 'bc-warmup' && event.to === 'autonomous') this.#handedOver();
     this.#tick.modeChanged(event, this.#now());
+  }
+
+  /** A learner step for events: the latest known (lock-step, metrics, the link's). */
+  #learnerStep(): number {
+    return Math.max(
+      this.#headlessSteps,
+      this.#side.monitor.latest.step ?? 0,
+      this.#side.link.steps,
+    );
+  }
+
+  /** Learning-curve figures into the metrics table, at the learner's step (in the slack). */
+  #curvePoint(figures: Record<string, number>): void {
+    const step = this.#learnerStep();
+    const rows = Object.entries(figures).map(([name, value]) => ({ step, name, value }));
+    if (rows.length > 0) this.#writes.later(() => this.store.addMetrics(this.runId, rows));
+  }
+
+  #healthEvent(alert: HealthAlert): void {
+    this.#writes.event(this.runId, `health.${alert.state}`, alert);
+    this.#emit({ event: 'alert', data: alert });
+    this.#settle();
+  }
+
+  /** BC-warmup → autonomous: the watch starts and the learner's state is kept to roll back to. */
+  #handedOver(): void {
+    this.#handover.begin(this.#learnerStep());
+    this.#handoverPoint.keep();
+  }
+
+  /**
+   * An evaluation of the policy alone (say, `evaluatePolicy` on a second sim): before the
+   * hand-over it is the warm-up policy's reference for the hand-over watch, after it a judgement.
+   */
+  evaluated(result: { successRate: number; episodes: number }): void {
+    this.#curvePoint(this.#curves.evaluated(result.successRate, this.#side.link.updateToData));
+    const alert = this.#handover.evaluated(
+      result.successRate,
+      result.episodes,
+      this.#learnerStep(),
+    );
+    if (alert) this.#healthEvent(alert);
+    this.#settle();
+  }
+
+  /**
+   * Rolls the learner back to the checkpoint kept at the last BC-warmup → autonomous hand-over:
+   * networks, optimisers and temperature as they were; the data recorded since stays in its
+   * buffers, and the policy acts with the restored weights from the next tick. The session
+   * pauses (the operator chooses what next: BC-warmup, autonomous) and the hand-over alert clears.
+   */
+  async rollback(): Promise<{ checkpointId: number; learnerSteps: number }> {
+    const { checkpointId, learnerSteps, weights } = await this.#handoverPoint.restore();
+    // Live, the control loop swaps it in between ticks; else there is no tick to wait for.
+    if (this.live) this.#side.policy.stage(weights);
+    else this.#side.policy.load(weights);
+    this.modes.apply({ type: 'set-mode', mode: 'paused', origin: 'ui' }, this.#now());
+    const step = this.#learnerStep();
+    this.#writes.event(this.runId, HANDOVER_ROLLBACK_EVENT, {
+      checkpointId,
+      learnerSteps,
+      at: step,
+    });
+    const cleared = this.#handover.rolledBack(step);
+    if (cleared) this.#healthEvent(cleared);
+    this.#settle();
+    return { checkpointId, learnerSteps };
   }
 
   /** One control step and its writes. Synchronous: never waits for the learner or a client. */
@@ -275,6 +368,9 @@ export class Session {
       }
       await opts.onTick?.(this);
     }
+    // The policy acts with the learner's latest weights from here on (an evaluation between
+    // headless runs sees what the learner has, not the tick-old weights).
+    policy.swap();
   }
 
   /**
@@ -342,6 +438,7 @@ export class Session {
       }),
       interventions: { count: this.#interventions, steps: this.#tick.interventionSteps },
       alarms: this.#alarms,
+      handover: this.#handover.active,
     });
   }
 

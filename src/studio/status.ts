@@ -1,6 +1,7 @@
 import type { SafeRobot } from '../robots/index.ts';
 import type { SafetyLayer, SafetyResult } from '../robots/safety.ts';
 import type {
+  HealthAlert,
   Mode,
   OperatorTiming,
   SessionConfig,
@@ -120,6 +121,8 @@ export function sessionStatus(p: {
   loop: SessionStatus['loop'];
   interventions: SessionStatus['interventions'];
   alarms: readonly string[];
+  /** The hand-over watch's alert, if raised. */
+  handover?: HealthAlert | undefined;
 }): SessionStatus {
   const e = p.episodes.running;
   const { link, monitor, policy } = p.side;
@@ -155,7 +158,7 @@ export function sessionStatus(p: {
     loop: p.loop,
     interventions: p.interventions,
     teleop: teleopLayout(p.robot.safety),
-    health: monitor.health.active(),
+    health: [...monitor.health.active(), ...(p.handover ? [p.handover] : [])],
     alarms: [...p.alarms],
   };
 }

@@ -1,3 +1,4 @@
+import type { EpisodeEnd } from './curves.ts';
 import { z } from 'zod';
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
 import type { LearnerLink } from '../learner/link.ts';
@@ -40,6 +41,8 @@ export interface TrainOptions {
   progress?: LoopFigures;
   onEval?: (result: EvalResult) => void;
   onStep?: (envSteps: number) => void;
+  /** A training episode ended (the policy drove it alone, random warm-up actions or not). */
+  onEpisode?: (episode: EpisodeEnd) => void;
   /** Continue a run from this point (its learner restored and its buffers refilled already). */
   resume?: LoopState;
   /**
@@ -172,6 +175,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     if (boundary) {
       if (t.done) run.outcome = result.success ? 'success' : 'failure';
       end(episode, run, obs);
+      opts.onEpisode?.({ kind: 'train', intervenedSteps: 0, ...run });
       lastEnded = episode;
       obs = robot.reset(++episodeSeed);
       episode = begin('train', episodeSeed);

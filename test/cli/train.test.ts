@@ -62,6 +62,11 @@ describe('tandem train --task probe', () => {
       'temperature',
       'updates_per_s',
       'online_size',
+      // the learning curves beside them
+      'alone_success',
+      'alone_return',
+      'update_to_data',
+      'eval_success',
     ]) {
       assert.ok(metrics.has(name), `metric ${name} stored`);
     }

@@ -246,6 +246,9 @@ describe('the studio UI in headless Chromium against tandem serve', { timeout: 1
       250,
     );
     assert.ok(grown > first);
+    // Every plot says what it shows and in what unit.
+    const title = (await page.locator(byId('metric-title-critic_loss')).textContent()) ?? '';
+    assert.match(title, /Critic loss .*\(Q²\)/);
     // A few more points for the screenshot (the learner logs every 50 steps; not a condition).
     const until = Date.now() + 15_000;
     while ((await points()) < 4 && Date.now() < until) await sleep(500);

@@ -56,6 +56,10 @@ describe('studio RPC over WebSocket (real session, real socket on loopback)', ()
       ],
       [JSON.stringify({ id: 8, method: 'episode', command: 'explode' }), /command/],
       [JSON.stringify({ id: 9, method: 'status', extra: 1 }), /malformed request/],
+      [
+        JSON.stringify({ id: 10, method: 'rollback' }),
+        /no rollback point: this session has not handed over from BC-warmup to autonomous/,
+      ],
     ];
     for (const [text, reason] of cases) {
       const answer = await client.send(text);

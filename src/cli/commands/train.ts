@@ -12,6 +12,7 @@ import {
 } from '../../protocol/index.ts';
 import { createRobot, type SafeRobot } from '../../robots/index.ts';
 import { Recorder, Store, type StoredCheckpoint } from '../../store/index.ts';
+import { LearningCurves } from '../../studio/curves.ts';
 import type { LoopFigures } from '../../studio/learner-monitor.ts';
 import { openLearnerSide } from '../../studio/learner-side.ts';
 import { type LoopState, trainOnline } from '../../studio/train.ts';
@@ -319,6 +320,17 @@ export const train: Command = {
       }
       const bar = new ProgressBar('training', envSteps);
       let lastEval = '';
+      // The learning curves beside the learner's metrics (the dashboard and review plot them).
+      const curves = new LearningCurves();
+      const curvePoint = (figures: Record<string, number>) =>
+        store.addMetrics(
+          runId,
+          Object.entries(figures).map(([name, value]) => ({
+            step: monitor.latest.step ?? 0,
+            name,
+            value,
+          })),
+        );
       const results = await trainOnline({
         robot,
         link,
@@ -345,11 +357,15 @@ export const train: Command = {
             const ups = monitor.latest.updates_per_s;
             bar.update(
               step,
-              `${lastEval}${ups ? ` ${ups.toFixed(0)} updates/s` : ''} ${monitor.health.summary()}`,
+              `${lastEval} ${curves.summary(link!.updateToData)}${ups ? ` · ${ups.toFixed(0)} updates/s` : ''} · ${monitor.health.summary()}`,
             );
           }
         },
+        onEpisode(e) {
+          curvePoint(curves.episode(e, link!.updateToData));
+        },
         onEval(r) {
+          curvePoint(curves.evaluated(r.successRate, link!.updateToData));
           lastEval =
             task.task === 'probe'
               ? `eval reward/step ${r.meanStepReward.toFixed(4)}`

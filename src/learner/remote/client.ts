@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import type { Transition } from '../../protocol/index.ts';
-import type { LearnerHandle } from '../link.ts';
+import type { LearnerHandle, WorkerCheckpoint } from '../link.ts';
 import { packTransitions } from '../link.ts';
 import type { ActorLoss } from '../config.ts';
 import type { PolicyWeights, TransitionBatch } from '../messages.ts';
@@ -70,6 +70,9 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * with backoff; a restarted learner says where this actor's stream stands and the queue resends
  * from there, none lost, none twice.
  */
+const REMOTE_NO_ROLLBACK =
+  'rolling back to the hand-over checkpoint needs the local learner: a remote learner keeps its checkpoints in its own file (tandem learner serve --resume)';
+
 export class RemoteLearner implements LearnerHandle {
   readonly #opts: Required<
     Pick<RemoteLearnerOptions, 'deadlineMs' | 'pollWaitMs' | 'batchRows' | 'maxQueue'>
@@ -423,6 +426,15 @@ export class RemoteLearner implements LearnerHandle {
 
   setActorLoss(loss: ActorLoss): void {
     this.#call('SetActorLoss', { loss }).catch((err: unknown) => this.#down(err));
+  }
+
+  /** Rolling back lives beside the learner's state: not over the wire (yet). */
+  snapshot(): Promise<WorkerCheckpoint> {
+    return Promise.reject(new Error(REMOTE_NO_ROLLBACK));
+  }
+
+  restore(): Promise<PolicyWeights> {
+    return Promise.reject(new Error(REMOTE_NO_ROLLBACK));
   }
 
   /** Asks the learner to save a checkpoint in its own file now. */
