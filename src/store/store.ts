@@ -395,6 +395,11 @@ export class Store {
     return result.changes;
   }
 
+  /** Deletes one checkpoint (a superseded rollback point); false if there was none. */
+  deleteCheckpoint(id: number): boolean {
+    return this.db.prepare('DELETE FROM checkpoints WHERE id = ?').run(id).changes > 0;
+  }
+
   /** The run's checkpoint at its highest step (the newest one of that step). */
   latestCheckpoint(runId: number): StoredCheckpoint | undefined {
     const row = this.db

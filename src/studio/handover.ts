@@ -200,10 +200,6 @@ function rate(outcomes: readonly boolean[]): number {
   return outcomes.filter(Boolean).length / Math.max(1, outcomes.length);
 }
 
-/**
- * The learner's state at the last hand-over, stored to roll back to: a checkpoint row and a
- * `handover.checkpoint` event naming it, written in the write queue's slack (it is MBs).
- */
 export interface HandoverPointParts {
   store: Store;
   runId: number;
@@ -215,6 +211,11 @@ export interface HandoverPointParts {
   settle: () => void;
 }
 
+/**
+ * The learner's state at the last hand-over, stored to roll back to: a checkpoint row and a
+ * `handover.checkpoint` event naming it, written in the write queue's slack (it is MBs); a new
+ * hand-over's replaces the previous one's row.
+ */
 export class HandoverPoint {
   readonly #p: HandoverPointParts;
   #pending: Promise<number> | undefined;
@@ -226,6 +227,7 @@ export class HandoverPoint {
   /** Asks the learner for its state now: before anything else reaches it (it answers in order). */
   keep(): void {
     const { store, runId, link, writes } = this.#p;
+    const previous = this.#pending?.catch(() => undefined);
     this.#pending = link.snapshot().then(
       (c) =>
         new Promise<number>((resolve, reject) => {
@@ -248,6 +250,11 @@ export class HandoverPoint {
           });
           this.#p.settle();
         }),
+    );
+    // The superseded rollback point goes once the new one is stored.
+    void Promise.all([previous, this.#pending]).then(
+      ([old]) => old !== undefined && store.deleteCheckpoint(old),
+      () => undefined,
     );
     this.#pending.catch((err: unknown) =>
       this.#p.failed(

@@ -84,19 +84,15 @@ export function rawClient(port: number, opts: grpc.ChannelOptions = {}) {
 
 export const cleanup = (dir: string) => rmSync(dir, { recursive: true, force: true });
 
-/** The actor held its 50 ms control period: `p99s` are the period error's p99 (ms) over the
- * last 10 s of ticks at each progress line. A loop that waited on the network would show the
- * round trip (≥ 25 ms here) or a call's deadline in every window that saw a call; this shared
- * 2-core machine's noise shows in single windows. So: typical window within a tenth of the
- * period, worst window within half of it (a missed tick is asserted apart). */
+/**
+ * The actor held its 50 ms control period: `p99s` are the period error's p99 (ms) over the last
+ * 10 s of ticks at each progress line (overlapping windows: one spike shows in ten lines). A
+ * loop that waited on the network would show the one-way delay (25 ms here) or a call's
+ * deadline; this shared 2-core machine's noise, with the learner training flat out beside it,
+ * has reached 9 ms. So: every window within half the period (a missed tick is asserted apart).
+ */
 export function assertPeriodHeld(p99s: number[], context = ''): void {
   assert.ok(p99s.length > 0, 'progress lines with the period error');
-  const sorted = [...p99s].sort((a, b) => a - b);
-  const median = sorted[Math.floor(sorted.length / 2)]!;
-  const worst = sorted.at(-1)!;
-  assert.ok(
-    median <= 5,
-    `period error p99 median ${median} ms over ${p99s.length} lines${context}`,
-  );
-  assert.ok(worst <= 25, `period error p99 worst ${worst} ms${context}`);
+  const worst = Math.max(...p99s);
+  assert.ok(worst < 25, `period error p99 ${worst} ms in a 10 s window${context}`);
 }

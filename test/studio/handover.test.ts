@@ -102,6 +102,16 @@ describe('BC-warmup → autonomous on the panda-lift sim: the hand-over watch an
       session.command({ type: 'set-mode', mode: 'autonomous', origin: 'ui' });
       await session.runHeadless({ ticks: 20, learnerStepsPerTick: 1 });
       assert.ok(session.policy.version > back.learnerSteps);
+      // A second hand-over: its rollback point replaces the first (each is MBs).
+      session.command({ type: 'set-mode', mode: 'bc-warmup', origin: 'ui' });
+      await session.runHeadless({ ticks: 5, learnerStepsPerTick: 1 });
+      session.command({ type: 'set-mode', mode: 'autonomous', origin: 'ui' });
+      await session.runHeadless({ ticks: 5, learnerStepsPerTick: 1 });
+      const rows = store.db
+        .prepare('SELECT id FROM checkpoints WHERE run_id = ?')
+        .all(session.runId) as { id: number }[];
+      assert.equal(rows.length, 1, 'one rollback point kept');
+      assert.notEqual(rows[0]!.id, back.checkpointId);
     } finally {
       await run.close();
     }
