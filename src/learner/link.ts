@@ -98,7 +98,6 @@ export class LearnerLink implements LearnerHandle {
   config: Record<string, unknown> = {};
   /** The learner step the worker started from (non-zero when restored from a checkpoint). */
   startSteps = 0;
-  #onWeights: ((weights: PolicyWeights) => void) | undefined;
 
   private constructor(worker: Worker) {
     this.#worker = worker;
@@ -160,7 +159,6 @@ export class LearnerLink implements LearnerHandle {
       });
     });
     link.#dims = { obs: opts.obsDim, action: opts.actionDim };
-    link.#onWeights = opts.onWeights;
     const checkpoint = opts.checkpoint ? new Uint8Array(opts.checkpoint) : undefined;
     link.#post(
       {
@@ -318,7 +316,7 @@ export class LearnerLink implements LearnerHandle {
   /**
    * Rolls the networks, optimisers and temperature back to `payload` (a checkpoint of this
    * learner), keeping the replay buffers and the step count; resolves with the restored actor's
-   * weights (also given to `onWeights`).
+   * weights (for the caller to act with: they are not published to `onWeights`).
    */
   async restore(payload: Uint8Array): Promise<PolicyWeights> {
     const copy = new Uint8Array(payload);
@@ -327,7 +325,6 @@ export class LearnerLink implements LearnerHandle {
       (id) => ({ type: 'restore', id, payload: copy }),
       [copy.buffer],
     );
-    this.#onWeights?.(weights);
     return weights;
   }
 

@@ -1,4 +1,3 @@
-import type { EpisodeEnd } from './curves.ts';
 import { z } from 'zod';
 import type { EpisodeKind, EpisodeOutcome } from '../protocol/index.ts';
 import type { LearnerLink } from '../learner/link.ts';
@@ -8,6 +7,7 @@ import type { Recorder } from '../store/index.ts';
 import { Random } from '../util/random.ts';
 import type { LoopFigures } from './learner-monitor.ts';
 import { recordTransition, takeStep } from './step.ts';
+import type { EpisodeEnd } from './curves.ts';
 
 export interface EvalResult {
   envSteps: number;

@@ -63,6 +63,9 @@ interface Row {
 const backoff = (attempt: number) => Math.min(5000, 200 * 2 ** Math.min(attempt, 5));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const REMOTE_NO_ROLLBACK =
+  'rolling back to the hand-over checkpoint needs the local learner: a remote learner keeps its checkpoints in its own file (tandem learner serve --resume)';
+
 /**
  * The studio's side of a remote learner: what the control loop feeds is numbered and queued and
  * never waits on the network; a background pump sends it in batches (each call with a deadline),
@@ -70,9 +73,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * with backoff; a restarted learner says where this actor's stream stands and the queue resends
  * from there, none lost, none twice.
  */
-const REMOTE_NO_ROLLBACK =
-  'rolling back to the hand-over checkpoint needs the local learner: a remote learner keeps its checkpoints in its own file (tandem learner serve --resume)';
-
 export class RemoteLearner implements LearnerHandle {
   readonly #opts: Required<
     Pick<RemoteLearnerOptions, 'deadlineMs' | 'pollWaitMs' | 'batchRows' | 'maxQueue'>
