@@ -10,9 +10,16 @@ export interface Batch {
   nextObs: Float32Array;
   /** 1 on termination (no bootstrap), 0 otherwise. */
   done: Float32Array;
+  /** The gripper choice of each row (a discrete gripper only, src/learner/grasp.ts). */
+  label?: Uint8Array;
 }
 
-export function allocBatch(size: number, obsDim: number, actionDim: number): Batch {
+export function allocBatch(
+  size: number,
+  obsDim: number,
+  actionDim: number,
+  labelled = false,
+): Batch {
   return {
     size,
     obs: new Float32Array(size * obsDim),
@@ -20,6 +27,7 @@ export function allocBatch(size: number, obsDim: number, actionDim: number): Bat
     reward: new Float32Array(size),
     nextObs: new Float32Array(size * obsDim),
     done: new Float32Array(size),
+    ...(labelled ? { label: new Uint8Array(size) } : {}),
   };
 }
 
@@ -33,10 +41,12 @@ export class ReplayBuffer {
   readonly #reward: Float32Array;
   readonly #nextObs: Float32Array;
   readonly #done: Float32Array;
+  readonly #label: Uint8Array | undefined;
   #size = 0;
   #cursor = 0;
 
-  constructor(capacity: number, obsDim: number, actionDim: number) {
+  /** `labelled`: each transition also holds a gripper choice (a discrete gripper). */
+  constructor(capacity: number, obsDim: number, actionDim: number, labelled = false) {
     this.capacity = capacity;
     this.obsDim = obsDim;
     this.actionDim = actionDim;
@@ -45,6 +55,7 @@ export class ReplayBuffer {
     this.#reward = new Float32Array(capacity);
     this.#nextObs = new Float32Array(capacity * obsDim);
     this.#done = new Float32Array(capacity);
+    this.#label = labelled ? new Uint8Array(capacity) : undefined;
   }
 
   get size(): number {
@@ -56,7 +67,7 @@ export class ReplayBuffer {
     return this.#cursor;
   }
 
-  add(t: Pick<Transition, 'obs' | 'action' | 'reward' | 'nextObs' | 'done'>): void {
+  add(t: Pick<Transition, 'obs' | 'action' | 'reward' | 'nextObs' | 'done'>, label?: number): void {
     const { obsDim: o, actionDim: a } = this;
     if (t.obs.length !== o || t.nextObs.length !== o || t.action.length !== a) {
       throw new Error(
@@ -69,6 +80,10 @@ export class ReplayBuffer {
     this.#nextObs.set(t.nextObs, i * o);
     this.#reward[i] = t.reward;
     this.#done[i] = t.done ? 1 : 0;
+    if (this.#label) {
+      if (label === undefined) throw new Error('this buffer holds gripper choices: give one');
+      this.#label[i] = label;
+    }
     this.#cursor = (i + 1) % this.capacity;
     this.#size = Math.min(this.#size + 1, this.capacity);
   }
@@ -84,6 +99,7 @@ export class ReplayBuffer {
       out.action.set(this.#action.subarray(i * a, (i + 1) * a), r * a);
       out.reward[r] = this.#reward[i]!;
       out.done[r] = this.#done[i]!;
+      if (out.label) out.label[r] = this.#label![i]!;
     }
   }
 }

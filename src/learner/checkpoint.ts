@@ -19,6 +19,9 @@
  *   criticOptimizer.v  Adam second moments, same order
  *   actorOptimizer.m/v the same for `actor`
  *   alphaOptimizer.m/v the same for `logAlpha`
+ *   grasp, graspTarget `sac.grasp.net.variables`, `sac.grasp.target.variables` (a discrete
+ *                      gripper only: empty otherwise, and absent from older checkpoints)
+ *   graspOptimizer.m/v the same for `grasp`
  *
  * An optimizer that has not stepped yet has no moments (its groups are empty).
  *
@@ -73,11 +76,25 @@ export const TENSOR_GROUPS = [
   'actorOptimizer.v',
   'alphaOptimizer.m',
   'alphaOptimizer.v',
+  'grasp',
+  'graspTarget',
+  'graspOptimizer.m',
+  'graspOptimizer.v',
 ] as const;
 export type TensorGroup = (typeof TENSOR_GROUPS)[number];
 
-const OPTIMIZERS = ['criticOptimizer', 'actorOptimizer', 'alphaOptimizer'] as const;
+const OPTIMIZERS = [
+  'criticOptimizer',
+  'actorOptimizer',
+  'alphaOptimizer',
+  'graspOptimizer',
+] as const;
 type OptimizerField = (typeof OPTIMIZERS)[number];
+
+/** The learner's optimizer of a field (the grasp critic's only with a discrete gripper). */
+function optimizerOf(sac: Sac, field: OptimizerField): Adam | undefined {
+  return field === 'graspOptimizer' ? sac.grasp?.optimizer : sac[field];
+}
 
 /** Config fields that change what the saved tensors mean: they must be equal to restore. */
 const STRUCTURAL: readonly (keyof LearnerConfig)[] = [
@@ -86,6 +103,8 @@ const STRUCTURAL: readonly (keyof LearnerConfig)[] = [
   'logStdMin',
   'logStdMax',
   'criticLayerNorm',
+  'gripper',
+  'gripperAction',
 ];
 /** Config fields a restore ignores: the generator's state is restored instead of its seed. */
 const IGNORED: readonly (keyof LearnerConfig)[] = ['seed'];
@@ -138,6 +157,8 @@ export const CheckpointMeta = z
         criticOptimizer: OptimizerState,
         actorOptimizer: OptimizerState,
         alphaOptimizer: OptimizerState,
+        /** A discrete gripper's grasp critic only. */
+        graspOptimizer: OptimizerState.optional(),
       })
       .strict(),
     buffers: z.object({ online: BufferState, demo: BufferState }).strict(),
@@ -146,7 +167,8 @@ export const CheckpointMeta = z
     floats: count,
     /** sha256 (hex) of the data section, and of each group's values as little-endian float32. */
     checksums: z
-      .object({ data: z.string(), groups: z.record(z.enum(TENSOR_GROUPS), z.string()) })
+      // groups added since (the grasp critic's) may be absent from older checkpoints: empty
+      .object({ data: z.string(), groups: z.partialRecord(z.enum(TENSOR_GROUPS), z.string()) })
       .strict(),
   })
   .strict();
@@ -175,19 +197,26 @@ export interface RestoreReport {
 /** The learner's variables of each parameter group, in checkpoint order. */
 function parametersOf(
   sac: Sac,
-): Record<'actor' | 'critics' | 'targets' | 'logAlpha', tf.Variable[]> {
+): Record<'actor' | 'critics' | 'targets' | 'logAlpha' | 'grasp' | 'graspTarget', tf.Variable[]> {
   return {
     actor: sac.actor.variables,
     critics: sac.critics.flatMap((c) => c.variables),
     targets: sac.targets.flatMap((t) => t.variables),
     logAlpha: [sac.logAlpha],
+    grasp: sac.grasp?.net.variables ?? [],
+    graspTarget: sac.grasp?.target.variables ?? [],
   };
 }
 
 /** The variables each optimizer updates, in the order `Sac` passes their gradients. */
 function trainedBy(sac: Sac): Record<OptimizerField, tf.Variable[]> {
   const p = parametersOf(sac);
-  return { criticOptimizer: p.critics, actorOptimizer: p.actor, alphaOptimizer: p.logAlpha };
+  return {
+    criticOptimizer: p.critics,
+    actorOptimizer: p.actor,
+    alphaOptimizer: p.logAlpha,
+    graspOptimizer: p.grasp,
+  };
 }
 
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
@@ -249,8 +278,9 @@ export async function checkpointOf(sac: Sac): Promise<Checkpoint> {
   const optimizers = {} as CheckpointMeta['optimizers'];
   const trained = trainedBy(sac);
   for (const field of OPTIMIZERS) {
-    const optimizer = sac[field];
+    const optimizer = optimizerOf(sac, field);
     const vars = trained[field];
+    if (!optimizer) continue;
     const moments = momentsOf(field, optimizer, vars);
     const config = optimizer.getConfig();
     optimizers[field] = {
@@ -271,6 +301,7 @@ export async function checkpointOf(sac: Sac): Promise<Checkpoint> {
       });
     }
   }
+  groups.sort((a, b) => TENSOR_GROUPS.indexOf(a.group) - TENSOR_GROUPS.indexOf(b.group));
   const tensors: TensorEntry[] = [];
   const values: Float32Array[] = [];
   let floats = 0;
@@ -297,7 +328,7 @@ export async function checkpointOf(sac: Sac): Promise<Checkpoint> {
     format: CHECKPOINT_FORMAT,
     version: CHECKPOINT_VERSION,
     obsDim: sac.obsDim,
-    actionDim: sac.actionDim,
+    actionDim: sac.taskActionDim,
     config: encodeConfig(sac.config),
     steps: sac.steps,
     actorUpdates: sac.actorUpdates,
@@ -466,7 +497,7 @@ function expectedTensors(
   const out: Partial<Record<TensorGroup, tf.Variable[]>> = { ...parametersOf(sac) };
   const trained = trainedBy(sac);
   for (const field of OPTIMIZERS) {
-    const vars = meta.optimizers[field].moments === 0 ? [] : trained[field];
+    const vars = (meta.optimizers[field]?.moments ?? 0) === 0 ? [] : trained[field];
     out[`${field}.m`] = vars;
     out[`${field}.v`] = vars;
   }
@@ -475,8 +506,8 @@ function expectedTensors(
 
 /** Why `meta` cannot be restored into `sac`, if it cannot; checked before anything is changed. */
 function misfit(sac: Sac, meta: CheckpointMeta, config: LearnerConfig): string | undefined {
-  if (meta.obsDim !== sac.obsDim || meta.actionDim !== sac.actionDim) {
-    return `checkpoint is for obs ${meta.obsDim} / action ${meta.actionDim}, this learner has obs ${sac.obsDim} / action ${sac.actionDim}`;
+  if (meta.obsDim !== sac.obsDim || meta.actionDim !== sac.taskActionDim) {
+    return `checkpoint is for obs ${meta.obsDim} / action ${meta.actionDim}, this learner has obs ${sac.obsDim} / action ${sac.taskActionDim}`;
   }
   for (const key of STRUCTURAL) {
     if (!isDeepStrictEqual(config[key], sac.config[key])) {
@@ -499,10 +530,15 @@ function misfit(sac: Sac, meta: CheckpointMeta, config: LearnerConfig): string |
   }
   for (const field of OPTIMIZERS) {
     const saved = meta.optimizers[field];
+    const optimizer = optimizerOf(sac, field);
+    if (!saved || !optimizer) {
+      if (saved || optimizer) return `checkpoint and learner differ in having a ${field}`;
+      continue;
+    }
     if (saved.moments !== 0 && saved.moments !== trainedBy(sac)[field].length) {
       return `checkpoint ${field} has moments for ${saved.moments} variables, this learner's trains ${trainedBy(sac)[field].length}`;
     }
-    const now = sac[field].getConfig();
+    const now = optimizer.getConfig();
     for (const key of ['beta1', 'beta2', 'epsilon'] as const) {
       if (now[key] !== saved[key]) {
         return `checkpoint ${field} has ${key} ${saved[key]}, this learner's has ${String(now[key])}`;
@@ -567,6 +603,8 @@ async function restoreParsed(sac: Sac, { meta, data }: ParsedCheckpoint): Promis
   // Optimizers: iteration count and moments, by position.
   for (const field of OPTIMIZERS) {
     const state = meta.optimizers[field];
+    const optimizer = optimizerOf(sac, field);
+    if (!state || !optimizer) continue; // misfit checked both or neither
     const moments =
       state.moments === 0
         ? undefined
@@ -574,7 +612,7 @@ async function restoreParsed(sac: Sac, { meta, data }: ParsedCheckpoint): Promis
             m: byGroup(`${field}.m`).map(valuesOf),
             v: byGroup(`${field}.v`).map(valuesOf),
           };
-    sac[field].restore(state.iterations, moments);
+    optimizer.restore(state.iterations, moments);
   }
   // Native critics and actor (Sac.criticBackend, actorBackend) train from their own copy: it
   // takes the restored state.
@@ -598,15 +636,16 @@ async function verify(sac: Sac, meta: CheckpointMeta): Promise<void> {
     );
   }
   for (const field of OPTIMIZERS) {
-    const moments = sac[field].moments;
+    const optimizer = optimizerOf(sac, field);
+    const moments = optimizer?.moments;
     groups[`${field}.m`] = moments?.m ?? [];
     groups[`${field}.v`] = moments?.v ?? [];
-    if (sac[field].iterations !== meta.optimizers[field].iterations) {
+    if ((optimizer?.iterations ?? 0) !== (meta.optimizers[field]?.iterations ?? 0)) {
       throw new CheckpointError(`${field} did not take its restored iteration count`);
     }
   }
   for (const group of TENSOR_GROUPS) {
-    if (hashFloats(groups[group] ?? []) !== meta.checksums.groups[group]) {
+    if (hashFloats(groups[group] ?? []) !== (meta.checksums.groups[group] ?? hashFloats([]))) {
       throw new CheckpointError(
         `after the restore, the ${group} ${group.includes('.') ? 'moments' : 'weights'} differ from the checkpoint's: the restore did not take`,
       );

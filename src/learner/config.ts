@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { SafetySpec } from '../protocol/index.ts';
 
 /**
  * Every knob of the RLPD learner with its default and where the default comes from (docs/LEARNER.md's
@@ -12,6 +13,10 @@ export type ActorLoss = z.infer<typeof ActorLoss>;
 /** Where the critics train (see LearnerConfig.critics). */
 export const CriticsBackend = z.enum(['auto', 'native', 'tfjs']);
 export type CriticsBackend = z.infer<typeof CriticsBackend>;
+
+/** How the gripper is learned (see LearnerConfig.gripper). */
+export const GripperMode = z.enum(['continuous', 'discrete']);
+export type GripperMode = z.infer<typeof GripperMode>;
 
 /** Where the actor and the temperature train (see LearnerConfig.actor). */
 export const ActorBackend = z.enum(['auto', 'native', 'tfjs']);
@@ -74,11 +79,42 @@ export const LearnerConfig = z
     // awr. A switch to awr mid-run (Sac.setActorLoss) brings the actor back to tfjs for the rest
     // of the run. The same math either way (within float32 rounding); checkpoints move between them.
     actor: ActorBackend.default('auto'),
+    // continuous: the gripper command is one of the actor's outputs. discrete: a grasp critic
+    // (HIL-SERL, LeRobot) picks open / stay / close by argmax of its Q beside the continuous
+    // critics, which with the actor see the other action entries only (src/learner/grasp.ts)
+    gripper: GripperMode.default('continuous'),
+    // the grasp critic's cost of a change of the gripper's state (HIL-SERL 0.02, LeRobot 0.05)
+    gripperPenalty: z.number().min(0).default(0.02),
+    // the task's gripper (its action index, the command a reset leaves): the studio fills it in
+    // from the robot's spec when gripper is discrete
+    gripperAction: z
+      .object({ index: z.number().int().nonnegative(), atReset: z.number() })
+      .strict()
+      .optional(),
   })
   .strict()
+
   .refine((c) => c.minSubset <= c.ensembleSize, 'minSubset must not exceed ensembleSize')
   .refine((c) => c.logStdMin < c.logStdMax, 'logStdMin must be below logStdMax');
 export type LearnerConfig = z.infer<typeof LearnerConfig>;
+
+/**
+ * The config with a discrete gripper's `gripperAction` filled in from the robot's spec (as is
+ * when the gripper is continuous or the field is set); throws when the robot has no gripper.
+ */
+export function withGripperOf<C extends { gripper?: unknown; gripperAction?: unknown }>(
+  config: C,
+  spec: { task: string; safety?: SafetySpec | undefined },
+): C {
+  if (config.gripper !== 'discrete' || config.gripperAction) return config;
+  const gripper = spec.safety?.kind === 'ee-delta' ? spec.safety.gripper : undefined;
+  if (!gripper) {
+    throw new Error(
+      `learner gripper 'discrete' needs a robot with a gripper: ${spec.task}'s spec names none (safety.gripper); use gripper=continuous`,
+    );
+  }
+  return { ...config, gripperAction: { index: gripper.index, atReset: gripper.atReset } };
+}
 
 /** The target entropy in use: the configured one, or −|A|/2. */
 export function targetEntropyOf(config: LearnerConfig, actionDim: number): number {

@@ -15,12 +15,26 @@ export const TransitionBatch = z.object({
 });
 export type TransitionBatch = z.infer<typeof TransitionBatch>;
 
+const Tensor = z.object({ shape: z.array(z.number().int().positive()), data: floats });
+
 /** The actor's weights, in `Actor.variables` order, with the learner step they come from. */
 export const PolicyWeights = z.object({
   version: z.number().int().nonnegative(),
   /** When the learner published them: epoch ms (performance.timeOrigin + now, any thread). */
   publishedAt: z.number().optional(),
-  tensors: z.array(z.object({ shape: z.array(z.number().int().positive()), data: floats })),
+  tensors: z.array(Tensor),
+  /**
+   * A discrete gripper's grasp critic (LearnerConfig.gripper): its network in `GraspNet.variables`
+   * order, the gripper's action index and the command a reset leaves. The actor then outputs the
+   * other action entries.
+   */
+  grasp: z
+    .object({
+      index: z.number().int().nonnegative(),
+      atReset: z.number(),
+      tensors: z.array(Tensor),
+    })
+    .optional(),
 });
 export type PolicyWeights = z.infer<typeof PolicyWeights>;
 

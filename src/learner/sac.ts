@@ -12,6 +12,7 @@ import {
   type HelperResult,
 } from './critic-helper.ts';
 import { criticGradients, inputGradient, targetQ } from './critic-work.ts';
+import { GraspCritic, type GraspMetrics, GripperSplitter } from './grasp.ts';
 import { make, read } from './heap.ts';
 import {
   type ActorNative,
@@ -266,9 +267,15 @@ export class Sac {
   /** The settings; only `setActorLoss` changes them (to a new object). */
   config: LearnerConfig;
   readonly obsDim: number;
+  /** The actor's and the critics' action entries: the task's, less the gripper if discrete. */
   readonly actionDim: number;
+  /** The task's action entries (what `add` takes and checkpoints are for). */
+  readonly taskActionDim: number;
   readonly online: ReplayBuffer;
   readonly demo: ReplayBuffer;
+  /** The discrete gripper's critic (config.gripper 'discrete'), trained on the critics' batches. */
+  readonly grasp: GraspCritic | undefined;
+  readonly #splitters: Record<'online' | 'demo', GripperSplitter> | undefined;
   readonly #actor: Actor;
   readonly #logAlpha: tf.Variable;
   readonly #actorOptimizer: Adam;
@@ -318,18 +325,36 @@ export class Sac {
    */
   constructor(
     obsDim: number,
-    actionDim: number,
+    taskActionDim: number,
     config: LearnerConfig,
     options: { helpers?: 'auto' | 'always'; steal?: boolean; nativeAddon?: string } = {},
   ) {
     this.config = config;
     this.#steal = options.steal ?? true;
     this.obsDim = obsDim;
+    this.taskActionDim = taskActionDim;
+    const gripper = config.gripper === 'discrete' ? config.gripperAction : undefined;
+    if (config.gripper === 'discrete' && (!gripper || gripper.index >= taskActionDim)) {
+      throw new Error(
+        `learner gripper 'discrete' needs gripperAction with an index below the task's ${taskActionDim} action entries (got ${JSON.stringify(config.gripperAction)})`,
+      );
+    }
+    const actionDim = gripper ? taskActionDim - 1 : taskActionDim;
+    if (actionDim < 1) throw new Error('a discrete gripper leaves the actor no action to output');
     this.actionDim = actionDim;
     this.rng = new Random(config.seed);
     const init = new Random(config.seed ^ 0x5eed);
-    this.online = new ReplayBuffer(config.onlineCapacity, obsDim, actionDim);
-    this.demo = new ReplayBuffer(config.demoCapacity, obsDim, actionDim);
+    this.online = new ReplayBuffer(config.onlineCapacity, obsDim, actionDim, !!gripper);
+    this.demo = new ReplayBuffer(config.demoCapacity, obsDim, actionDim, !!gripper);
+    this.#splitters = gripper
+      ? { online: new GripperSplitter(gripper), demo: new GripperSplitter(gripper) }
+      : undefined;
+    this.grasp = gripper
+      ? new GraspCritic(obsDim, config.hidden, new Random(config.seed ^ 0x96a5), {
+          layerNorm: config.criticLayerNorm,
+          lr: config.lr,
+        })
+      : undefined;
     this.#actor = new Actor(obsDim, actionDim, config.hidden, init, [
       config.logStdMin,
       config.logStdMax,
@@ -372,11 +397,12 @@ export class Sac {
     } catch (err) {
       for (const net of [this.#actor, ...this.#critics, ...this.#targets]) net.dispose();
       this.#logAlpha.dispose();
+      this.grasp?.dispose();
       throw err;
     }
     if (this.#native) this.criticsChanged();
     this.actorChanged();
-    this.#batch = allocBatch(config.batchSize, obsDim, actionDim);
+    this.#batch = allocBatch(config.batchSize, obsDim, actionDim, !!gripper);
     let dim = obsDim + actionDim;
     const work = config.hidden.reduce((sum, h) => {
       const macs = sum + dim * h;
@@ -637,6 +663,36 @@ export class Sac {
   }
 
   /** ε ~ N(0, I) for `rows` actions, row-major, from the learner's generator. */
+  /**
+   * Takes one transition of the task (its whole action) into a buffer; with a discrete gripper,
+   * the gripper's entry becomes the transition's choice (src/learner/grasp.ts). Transitions of an
+   * episode must come in order for that choice to be read right.
+   */
+  add(
+    which: 'online' | 'demo',
+    t: {
+      obs: ArrayLike<number>;
+      action: ArrayLike<number>;
+      reward: number;
+      nextObs: ArrayLike<number>;
+      done: boolean;
+    },
+  ): void {
+    if (t.action.length !== this.taskActionDim) {
+      throw new Error(
+        `transition has action ${t.action.length}; the task takes ${this.taskActionDim}`,
+      );
+    }
+    const splitter = this.#splitters?.[which];
+    if (!splitter) {
+      this[which].add(t as Parameters<ReplayBuffer['add']>[0]);
+      return;
+    }
+    const action = new Float32Array(this.actionDim);
+    const choice = splitter.split(t.obs, t.action, t.nextObs, action);
+    this[which].add({ ...t, action } as Parameters<ReplayBuffer['add']>[0], choice);
+  }
+
   #noiseValues(rows: number): Float32Array {
     const eps = new Float32Array(rows * this.actionDim);
     for (let i = 0; i < eps.length; i++) eps[i] = this.rng.normal();
@@ -661,13 +717,16 @@ export class Sac {
    * One learner step: `utd` critic updates, then (every `actorEvery` steps) one actor and one
    * temperature update. Returns metrics when `report` is set.
    */
-  update(report = false): (UpdateMetrics & Partial<AdvantageMetrics>) | undefined {
+  update(
+    report = false,
+  ): (UpdateMetrics & Partial<AdvantageMetrics> & Partial<GraspMetrics>) | undefined {
     if (this.online.size + this.demo.size === 0)
       throw new Error('the learner has no data to train on');
     const c = this.config;
     const actorDue = (this.steps + 1) % c.actorEvery === 0;
     const critic: Partial<Record<CriticMetric, number>> = {};
     const actor: Partial<Record<ActorMetric, number>> = {};
+    let grasp: GraspMetrics | undefined;
     let lastFromOnline = 0;
     tf.tidy(() => {
       let fromOnline = 0;
@@ -689,6 +748,7 @@ export class Sac {
           last && actorDue,
           report && last ? critic : undefined,
         );
+        grasp = this.grasp?.update(this.#batch, this.obsDim, c);
       }
       this.steps++;
       if (actorPass) this.#actorStep(actorPass, fromOnline, report ? actor : undefined);
@@ -726,6 +786,7 @@ export class Sac {
       online_size: this.online.size,
       demo_size: this.demo.size,
       ...demoQ,
+      ...(grasp ?? {}),
       ...(this.config.actorLoss === 'awr'
         ? { adv_weight_mean: a('adv_weight_mean'), adv_weight_max: a('adv_weight_max') }
         : {}),
@@ -1166,6 +1227,7 @@ export class Sac {
     for (const helper of this.#helpers) helper.terminate();
     for (const net of [this.#actor, ...this.#critics, ...this.#targets]) net.dispose();
     this.#logAlpha.dispose();
+    this.grasp?.dispose();
   }
 }
 

@@ -17,8 +17,7 @@ import {
   type TransitionBatch,
 } from './messages.ts';
 import { Sac } from './sac.ts';
-import { actorWeights } from './weights.ts';
-import type { ReplayBuffer } from './buffer.ts';
+import { actorWeights, weightBuffers } from './weights.ts';
 
 // The learner's thread: owns the networks and buffers; the control side sends transitions and
 // either asks for learner steps (lock-step) or lets it run free, and gets metrics, actor weights
@@ -53,10 +52,11 @@ function learner(what: string): Sac {
   return sac;
 }
 
-function addBatch(buffer: ReplayBuffer, b: TransitionBatch): void {
-  const { obsDim: o, actionDim: a } = buffer;
+function addBatch(s: Sac, which: 'online' | 'demo', b: TransitionBatch): void {
+  const o = s.obsDim;
+  const a = s.taskActionDim;
   for (let i = 0; i < b.count; i++) {
-    buffer.add({
+    s.add(which, {
       obs: b.obs.subarray(i * o, (i + 1) * o),
       action: b.action.subarray(i * a, (i + 1) * a),
       reward: b.reward[i]!,
@@ -85,10 +85,7 @@ function step(s: Sac): void {
 function publish(s: Sac): void {
   const weights = actorWeights(s);
   published = { at: performance.now(), step: s.steps };
-  send(
-    { type: 'weights', weights, received, online: receivedOnline },
-    weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
-  );
+  send({ type: 'weights', weights, received, online: receivedOnline }, weightBuffers(weights));
 }
 
 /** Online transitions taken in while free-running add to the steps it may take (the UTD bound). */
@@ -198,7 +195,7 @@ async function handle(message: ToWorker): Promise<void> {
     }
     case 'add': {
       const s = learner('transitions');
-      addBatch(message.buffer === 'online' ? s.online : s.demo, message.batch);
+      addBatch(s, message.buffer, message.batch);
       received += message.batch.count;
       if (message.buffer === 'online') {
         receivedOnline += message.batch.count;
@@ -213,7 +210,7 @@ async function handle(message: ToWorker): Promise<void> {
       const weights = actorWeights(s);
       send(
         { type: 'trained', id: message.id, steps: s.steps, online: receivedOnline, weights },
-        weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
+        weightBuffers(weights),
       );
       return;
     }
@@ -262,7 +259,7 @@ async function handle(message: ToWorker): Promise<void> {
       const weights = actorWeights(s);
       send(
         { type: 'restored', id: message.id, steps, online: receivedOnline, weights },
-        weights.tensors.map((t) => t.data.buffer as ArrayBuffer),
+        weightBuffers(weights),
       );
       return;
     }

@@ -91,7 +91,7 @@ export async function runActor(opts: ActorOptions): Promise<EvalResult[]> {
     const explore = step <= opts.randomSteps || !policy.ready;
     const action = explore
       ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
-      : policy.act(obs, rng);
+      : policy.act(obs, rng, robot.safety.gripperCommand);
     const result = policyStep(robot, action, policy.version);
     const t = result.transition;
     recordTransition(recorder, episode, run.steps, spec.rateHz, t);

@@ -1,5 +1,5 @@
 import type { LearnerBackend } from '../learner/backend.ts';
-import { controlSideConfig } from '../learner/config.ts';
+import { controlSideConfig, withGripperOf } from '../learner/config.ts';
 import { type LearnerHandle, LearnerLink, packTransitions } from '../learner/link.ts';
 import { RemoteLearner } from '../learner/remote/client.ts';
 import type { PolicyWeights } from '../learner/messages.ts';
@@ -68,12 +68,13 @@ export function controlSide(
 export async function openLearnerSide(opts: LearnerSideOptions): Promise<LearnerSide<LearnerLink>> {
   const obsDim = opts.spec.observation.names.length;
   const actionDim = opts.spec.action.names.length;
-  const { monitor, policy } = controlSide(opts, opts.config, obsDim, actionDim);
+  const config = withGripperOf(opts.config, opts.spec);
+  const { monitor, policy } = controlSide(opts, config, obsDim, actionDim);
   const deliver = opts.deliverMetrics ?? ((m, to) => to.observe(m));
   const link = await LearnerLink.start({
     obsDim,
     actionDim,
-    config: opts.config,
+    config,
     ...(opts.backend ? { backend: opts.backend } : {}),
     ...(opts.checkpoint ? { checkpoint: opts.checkpoint } : {}),
     metricsEvery: 50,

@@ -93,14 +93,15 @@ export class Tick {
     const explore = config.sample && modes.mode === 'autonomous';
     if (policy.ready) {
       const t0 = performance.now();
-      proposal = policy.act(obs, explore ? this.#rng : undefined);
+      proposal = policy.act(obs, explore ? this.#rng : undefined, robot.safety.gripperCommand);
       this.#p.samples.inference.push(performance.now() - t0);
     }
     // The scripted operator decides by itself when to take over and hand back. It judges the
     // policy's intent, its mean action, as a person watching would, not the exploration noise.
     let scriptedAction: ArrayLike<number> | null = null;
     if (corrective) {
-      const intent = proposal && explore ? policy.act(obs) : proposal;
+      const intent =
+        proposal && explore ? policy.act(obs, undefined, robot.safety.gripperCommand) : proposal;
       const decision = corrective.decide(obs, intent ?? undefined);
       scriptedAction = decision.action;
       // Without scripted interventions it only drives when asked (BC-warmup).

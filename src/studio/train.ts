@@ -157,7 +157,7 @@ export async function trainOnline(opts: TrainOptions): Promise<EvalResult[]> {
     const explore = step <= opts.randomSteps || !policy.ready;
     const action = explore
       ? Float32Array.from({ length: actionDim }, () => rng.uniform(-1, 1))
-      : policy.act(obs, rng);
+      : policy.act(obs, rng, robot.safety.gripperCommand);
     const result = policyStep(robot, action, policy.version);
     const t = result.transition;
     recordTransition(recorder, episode, run.steps, spec.rateHz, t);
@@ -252,7 +252,11 @@ export function evaluatePolicy(opts: EvaluateOptions): EvalResult {
     let outcome: EpisodeOutcome = 'timeout';
     let t = 0;
     for (; t < spec.maxSteps; t++) {
-      const result = policyStep(robot, policy.act(obs), policy.version);
+      const result = policyStep(
+        robot,
+        policy.act(obs, undefined, robot.safety.gripperCommand),
+        policy.version,
+      );
       const tr = result.transition;
       recordTransition(recorder, id, t, spec.rateHz, tr);
       total += tr.reward;

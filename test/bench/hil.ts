@@ -147,10 +147,11 @@ export async function hilRun(opts: {
   }
 }
 
-/** The hand-overs compared: the recipe before the fix, and the defaults. */
+/** The hand-overs compared: the recipe before the fix, the defaults, and with a discrete gripper. */
 const RECIPES = [
   { name: 'β 1 at the hand-over (before)', learner: { handoverBcWeight: 1 } },
   { name: 'defaults (β 10 at the hand-over)', learner: {} },
+  { name: 'discrete gripper (defaults, grasp critic)', learner: { gripper: 'discrete' } },
 ] as const;
 
 const pct = (x: number) => `${(100 * x).toFixed(0)}%`;
@@ -247,10 +248,10 @@ export async function benchHil({ quick = false } = {}): Promise<BenchResult> {
   );
   notes.push(
     `headless and lock-stepped: one learner step per control tick (panda-lift preset with ${LEARNER.ensembleSize} critics), the scripted expert drives ${budget.warmupTicks} ticks of BC-warmup (actor loss bc), then the policy drives with sac+bc for ${budget.ticks} ticks; right after the warm-up and every ${budget.evalEvery} ticks its mean action is evaluated alone on ${budget.evalEpisodes} fixed seeds; seeds ${seeds.join(', ')} (the session's: its demos, the learner's initialisation and noise)`,
-    'the discrete gripper critic is not built yet: no discrete-vs-continuous figures',
   );
   const before = alone[RECIPES[0].name]!;
   const after = alone[RECIPES[1].name]!;
+  const discrete = alone[RECIPES[2].name]!;
   const endMean = (runs: HilRun[]) => mean(runs.map((r) => r.points.at(-1)!.success));
   return {
     title:
@@ -260,6 +261,10 @@ export async function benchHil({ quick = false } = {}): Promise<BenchResult> {
       {
         name: 'mean eval success at the end over the seeds without interventions, defaults / β 1 at the hand-over',
         ratio: endMean(after) / endMean(before),
+      },
+      {
+        name: 'mean eval success at the end over the seeds without interventions, discrete / continuous gripper',
+        ratio: endMean(discrete) / endMean(after),
       },
     ],
     notes,

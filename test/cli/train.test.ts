@@ -85,3 +85,53 @@ describe('tandem train --task probe', () => {
     );
   });
 });
+
+describe('tandem train --set gripper=discrete', () => {
+  const tmp = tempDir();
+  after(() => tmp.cleanup());
+
+  it('trains panda-lift with the grasp critic picking the gripper, and refuses a robot without one', () => {
+    const db = join(tmp.dir, 'discrete.db');
+    const common = ['--env-steps', '260', '--random-steps', '100', '--eval-every', '260'];
+    const out = tandem(
+      [
+        'train',
+        '--task',
+        'sim/panda-lift',
+        ...common,
+        '--eval-episodes',
+        '1',
+        '--set',
+        'gripper=discrete',
+        '--set',
+        'ensembleSize=2',
+        '--db',
+        db,
+      ],
+      tmp.dir,
+    );
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /"gripper":"discrete"/);
+    const store = Store.open(db, { readonly: true });
+    try {
+      const metrics = new Set(store.readMetrics(1).map((m) => m.name));
+      for (const name of ['grasp_loss', 'grasp_q_mean', 'grasp_change_rate'])
+        assert.ok(metrics.has(name), `metric ${name} stored`);
+      const [evalEpisode] = store.listEpisodes({ kind: 'eval' });
+      assert.ok(evalEpisode, 'the policy was evaluated');
+      const grips = store.readSteps(evalEpisode.id).map((s) => s.action[3]);
+      assert.ok(
+        grips.every((g) => g === 1 || g === -1),
+        `the evaluated policy's gripper commands are whole choices: ${[...new Set(grips)].join(', ')}`,
+      );
+    } finally {
+      store.close();
+    }
+    const refused = tandem(
+      ['train', '--task', 'probe', ...common, '--set', 'gripper=discrete', '--db', db],
+      tmp.dir,
+    );
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.stderr, /gripper 'discrete' needs a robot with a gripper: probe/);
+  });
+});

@@ -121,6 +121,12 @@ async function serveLearner(argv: string[]): Promise<void> {
     const robot = await createRobot(task);
     const spec = robot.spec;
     robot.close();
+    if (learner.gripper === 'discrete') {
+      // PolicyWeights' grasp critic has no place on the wire (src/learner/remote/wire.ts) yet
+      throw new UsageError(
+        'tandem learner serve: a discrete gripper (gripper=discrete) does not reach remote actors yet; train it in the studio or with tandem train, or use gripper=continuous',
+      );
+    }
     if (runId === 0) {
       runId = store.createRun({
         command: 'learner',
