@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Random } from '../util/random.ts';
 import { Adam, type Grad, polyak } from './adam.ts';
 import type { Batch } from './buffer.ts';
-import { Dense, LayerNorm } from './layers.ts';
+import { Dense, type HiddenLayer, hiddenLayers } from './layers.ts';
 
 /**
  * The discrete gripper (LearnerConfig.gripper 'discrete', HIL-SERL's and LeRobot's grasp critic):
@@ -79,20 +79,12 @@ export class GripperSplitter {
 
 /** The grasp critic's network: Dense → LayerNorm → ReLU hidden layers (as a critic's), 3 outputs. */
 export class GraspNet {
-  readonly #layers: { dense: Dense; norm: LayerNorm | undefined }[];
+  readonly #layers: HiddenLayer[];
   readonly #out: Dense;
 
   constructor(obsDim: number, hidden: readonly number[], rng: Random, layerNorm: boolean) {
-    let dim = obsDim;
-    this.#layers = hidden.map((h) => {
-      const layer = {
-        dense: new Dense(dim, h, rng, 1),
-        norm: layerNorm ? new LayerNorm(h) : undefined,
-      };
-      dim = h;
-      return layer;
-    });
-    this.#out = new Dense(dim, GRIPPER_CHOICES.length, rng, 0.01);
+    this.#layers = hiddenLayers(obsDim, hidden, rng, layerNorm);
+    this.#out = new Dense(hidden.at(-1) ?? obsDim, GRIPPER_CHOICES.length, rng, 0.01);
   }
 
   /** Q_g(s, ·) [B, 3]. */

@@ -44,6 +44,25 @@ export class Dense {
   }
 }
 
+/** A critic's hidden layer: Dense, then LayerNorm when on (ReLU follows, by the caller). */
+export interface HiddenLayer {
+  dense: Dense;
+  norm: LayerNorm | undefined;
+}
+
+/** A critic's hidden layers over `inDim` inputs, drawn in order from `rng` (the critics', grasp.ts). */
+export function hiddenLayers(
+  inDim: number,
+  hidden: readonly number[],
+  rng: Random,
+  layerNorm: boolean,
+): HiddenLayer[] {
+  return hidden.map((h, l) => ({
+    dense: new Dense(l === 0 ? inDim : hidden[l - 1]!, h, rng, 1),
+    norm: layerNorm ? new LayerNorm(h) : undefined,
+  }));
+}
+
 /** Added to the variance in LayerNorm. */
 export const LN_EPSILON = 1e-6;
 

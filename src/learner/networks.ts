@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Random } from '../util/random.ts';
 import type { Grad } from './adam.ts';
 import { read } from './heap.ts';
-import { Dense, LayerNorm, LN_EPSILON } from './layers.ts';
+import { Dense, hiddenLayers, LayerNorm, LN_EPSILON } from './layers.ts';
 
 /*
  * Each network has two forms of the same function: `apply`/`sample` in tf ops (differentiable by
@@ -103,16 +103,8 @@ export class Critic {
 
   constructor(inDim: number, hidden: readonly number[], rng: Random, layerNorm = true) {
     this.layerNorm = layerNorm;
-    let dim = inDim;
-    this.#layers = hidden.map((h) => {
-      const layer = {
-        dense: new Dense(dim, h, rng, 1),
-        norm: layerNorm ? new LayerNorm(h) : undefined,
-      };
-      dim = h;
-      return layer;
-    });
-    this.#out = new Dense(dim, 1, rng, 0.01);
+    this.#layers = hiddenLayers(inDim, hidden, rng, layerNorm);
+    this.#out = new Dense(hidden.at(-1) ?? inDim, 1, rng, 0.01);
     this.#centred = this.#layers.map(
       ({ dense }) =>
         new Derived([dense.w], () => {

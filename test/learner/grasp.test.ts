@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { before, test } from 'node:test';
 import * as tf from '@tensorflow/tfjs';
 import { chooseBackend } from '../../src/learner/backend.ts';
-import { checkpointOf, learnerFrom, parseCheckpoint } from '../../src/learner/checkpoint.ts';
+import {
+  checkpointOf,
+  learnerFrom,
+  parseCheckpoint,
+  restoreCheckpoint,
+} from '../../src/learner/checkpoint.ts';
 import { LearnerConfig, withGripperOf } from '../../src/learner/config.ts';
 import { CLOSE, GripperSplitter, OPEN, STAY } from '../../src/learner/grasp.ts';
 import { PolicyRunner } from '../../src/learner/policy.ts';
@@ -161,7 +166,6 @@ test('a checkpoint keeps the grasp critic, its target and optimizer, and a conti
     }
     const continuous = new Sac(OBS, ACT, config({ gripper: 'continuous' }));
     try {
-      const { restoreCheckpoint } = await import('../../src/learner/checkpoint.ts');
       await assert.rejects(restoreCheckpoint(continuous, { payload }), /gripper/);
     } finally {
       continuous.dispose();
